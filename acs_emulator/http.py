@@ -32,6 +32,9 @@ async def read_json(request: web.Request, *, required: bool = True) -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise bad_request(f"The request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        # json.loads recurses once per nesting level; hostile bodies nest thousands deep.
+        raise bad_request("The request body is nested too deeply.") from None
 
 
 def json_response(

@@ -1,0 +1,6 @@
+"""Shared fixtures, one module per area (see tests/fixtures/)."""
+
+pytest_plugins = [
+    "tests.fixtures.emulator",
+    "tests.fixtures.site",
+]
