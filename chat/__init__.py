@@ -1,0 +1,1 @@
+"""Group chat on Azure Communication Services."""

@@ -1,0 +1,1 @@
+"""Kwebbel's Django project: settings, URLs, the ASGI application and the account pages."""

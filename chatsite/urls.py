@@ -1,0 +1,35 @@
+"""Top-level URLs: chat (also the home page), account pages, the token endpoint, languages and
+the admin."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from chatsite import accounts
+
+urlpatterns = [
+    path(
+        "",
+        login_required(RedirectView.as_view(pattern_name="chat:threads", query_string=True)),
+        name="home",
+    ),
+    path("chat/", include("chat.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/signup/", accounts.SignUpView.as_view(), name="signup"),
+    path(
+        "accounts/password_change/",
+        auth_views.PasswordChangeView.as_view(),
+        name="password_change",
+    ),
+    path(
+        "accounts/password_change/done/",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
+    path("tokens/", include("tokens.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,1 @@
+"""Each site user's Azure Communication Services identity and chat tokens."""

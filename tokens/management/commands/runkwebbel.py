@@ -1,0 +1,100 @@
+"""Run Kwebbel locally: the ACS emulator (unless ACS is configured) and Daphne, until Ctrl-C."""
+
+import os
+import signal
+import subprocess
+import sys
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from tokens.management.commands.create_demo_users import logins_text
+
+
+class Command(BaseCommand):
+    help = (
+        "Start the ACS emulator when ACS_CONNECTION_STRING is empty, then Daphne; Ctrl-C stops "
+        "both."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--emulator-port", type=int, default=8443)
+        parser.add_argument(
+            "--emulator-data-dir",
+            default=str(settings.BASE_DIR / ".acs-emulator"),
+            help="Where the emulator keeps its CA, key and data (reused between runs).",
+        )
+
+    def handle(self, *args, **options) -> None:
+        # SIGTERM (e.g. from a process manager) stops everything just like Ctrl-C.
+        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+        env = dict(os.environ)
+        emulator = None
+        daphne = None
+        try:
+            if settings.ACS_CONNECTION_STRING:
+                self.stdout.write("Using the ACS resource from ACS_CONNECTION_STRING.")
+            else:
+                emulator = self._start_emulator(options)
+                env["ACS_CONNECTION_STRING"] = emulator.connection_string
+                env["ACS_CA_BUNDLE"] = str(emulator.ca_bundle)
+            daphne = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "daphne",
+                    "--bind",
+                    options["host"],
+                    "--port",
+                    str(options["port"]),
+                    "chatsite.asgi:application",
+                ],
+                cwd=settings.BASE_DIR,
+                env=env,
+            )
+            url = f"http://{options['host']}:{options['port']}/"
+            self.stdout.write(
+                self.style.SUCCESS(f"\nKwebbel is starting on {url}")
+                + f"\nSign in with:\n{logins_text()}\nPress Ctrl-C to stop.\n"
+            )
+            self.stdout.flush()
+            returncode = daphne.wait()
+            if returncode:
+                raise CommandError(f"Daphne exited with status {returncode}.")
+        except KeyboardInterrupt:
+            self.stdout.write("\nStopping...")
+        finally:
+            if daphne is not None and daphne.poll() is None:
+                daphne.terminate()
+                try:
+                    daphne.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    daphne.kill()
+            if emulator is not None:
+                emulator.stop()
+
+    def _start_emulator(self, options: dict):
+        from acs_emulator.process import EmulatorProcess
+
+        self.stdout.write(
+            f"ACS_CONNECTION_STRING is not set: starting the ACS emulator on port "
+            f"{options['emulator_port']} (data in {options['emulator_data_dir']})."
+        )
+        emulator = EmulatorProcess(
+            options["emulator_data_dir"], port=options["emulator_port"], host="127.0.0.1"
+        )
+        try:
+            emulator.start(timeout=30)
+        except Exception as exc:
+            raise CommandError(
+                f"The ACS emulator did not start: {exc}. Is port {options['emulator_port']} "
+                "free? Choose another with EMULATOR_PORT=..."
+            ) from exc
+        self.stdout.write(f"ACS emulator ready at {emulator.endpoint}")
+        return emulator
+
+
+def _raise_keyboard_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt

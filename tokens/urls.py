@@ -1,0 +1,7 @@
+from django.urls import path
+
+from tokens import views
+
+urlpatterns = [
+    path("", views.token, name="tokens"),
+]
