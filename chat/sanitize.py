@@ -1,0 +1,62 @@
+"""Cleaning of user-supplied message HTML.
+
+Kwebbel sanitises HTML twice: before it is sent to ACS (so other ACS clients never receive
+active content from us) and again before it is shown (because anyone holding a token can
+send HTML to a thread without going through Kwebbel). Both passes use the same conservative
+allow-list through nh3, a binding of the maintained ammonia sanitiser.
+"""
+
+from __future__ import annotations
+
+import nh3
+from django.utils.html import escape, linebreaks
+
+# Inline formatting, lists, quotes and code: what a chat message reasonably needs.
+# No images (they would let a sender track readers), no tables, no forms, no styles.
+ALLOWED_TAGS: frozenset[str] = frozenset(
+    {
+        "a",
+        "b",
+        "blockquote",
+        "br",
+        "code",
+        "del",
+        "em",
+        "i",
+        "li",
+        "ol",
+        "p",
+        "pre",
+        "s",
+        "strong",
+        "sub",
+        "sup",
+        "u",
+        "ul",
+    }
+)
+ALLOWED_ATTRIBUTES: dict[str, set[str]] = {"a": {"href", "title"}}
+ALLOWED_URL_SCHEMES: frozenset[str] = frozenset({"http", "https", "mailto"})
+
+
+def clean_html(html: str) -> str:
+    """Return `html` reduced to the allow-list; scripts, handlers and styles are dropped."""
+    return nh3.clean(
+        html,
+        tags=set(ALLOWED_TAGS),
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=set(ALLOWED_URL_SCHEMES),
+        # Links to other sites open without giving them our window or the referring page.
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    )
+
+
+def text_to_html(text: str) -> str:
+    """Render a plain-text message as HTML: everything escaped, line breaks kept."""
+    return linebreaks(escape(text))
+
+
+def html_has_text(html: str) -> bool:
+    """Whether cleaned HTML still has something visible (not only tags and spaces)."""
+    return bool(nh3.clean(html, tags=set()).strip())

@@ -1,0 +1,110 @@
+"""One message: permalink, edit, delete; and the small posts chat.js makes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from chat.actions import ActionError
+from chat.actions.messages import (
+    access_message,
+    access_own_message,
+    do_delete_message,
+    do_edit_message,
+    do_send_read_receipt,
+    do_send_typing,
+)
+from chat.actions.participants import fetch_participants, history_start
+from chat.actions.threads import ThreadAccess, access_thread
+from chat.forms import EditMessageForm, ReadReceiptForm
+from chat.people import people_for, service_raw_id
+from chat.rendering import message_json, people_in_message
+from chat.views import chat_view
+
+
+def _start(access: ThreadAccess) -> datetime | None:
+    """When this user's history starts (one ListChatParticipants call)."""
+    return history_start(fetch_participants(access), access.me)
+
+
+def _thread_url(thread_id: str, message_id: str | None = None) -> str:
+    url = reverse("chat:thread", args=[thread_id])
+    return f"{url}#m-{message_id}" if message_id else url
+
+
+@chat_view
+def message_permalink(request: HttpRequest, thread_id: str, message_id: str) -> HttpResponse:
+    access = access_thread(request.user, thread_id)
+    message = access_message(access, message_id, _start(access))
+    people = people_for(people_in_message(message))
+    shown = message_json(
+        message, thread_id=thread_id, me=access.me, people=people, hidden={service_raw_id()}
+    )
+    if shown is None:
+        return render(request, "chat/error.html", {"message": _("No such message.")}, status=404)
+    shown["seenBy"] = []
+    if request.GET.get("format") == "json":
+        return JsonResponse({"message": shown})
+    return render(
+        request,
+        "chat/message_detail.html",
+        {"access": access, "thread_id": thread_id, "topic": access.topic, "message": shown},
+    )
+
+
+@chat_view
+@require_http_methods(["GET", "POST"])
+def message_edit(request: HttpRequest, thread_id: str, message_id: str) -> HttpResponse:
+    access = access_thread(request.user, thread_id)
+    message = access_own_message(access, message_id, _start(access))
+    people = people_for(people_in_message(message))
+    shown = message_json(message, thread_id=thread_id, me=access.me, people=people)
+    form = EditMessageForm(request.POST or None, initial={"content": shown["source"]})
+    if request.method == "POST" and form.is_valid():
+        try:
+            do_edit_message(access, message, form.cleaned_data["content"])
+        except ActionError as error:
+            form.add_error("content", error.message)
+        else:
+            return redirect(_thread_url(thread_id, message_id))
+    return render(
+        request,
+        "chat/message_edit.html",
+        {"access": access, "thread_id": thread_id, "message": shown, "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+@chat_view
+@require_POST
+def message_delete(request: HttpRequest, thread_id: str, message_id: str) -> HttpResponse:
+    access = access_thread(request.user, thread_id)
+    message = access_own_message(access, message_id, _start(access))
+    do_delete_message(access, message)
+    messages.success(request, _("Message deleted."))
+    return redirect(_thread_url(thread_id, message_id))
+
+
+@chat_view
+@require_POST
+def read_receipt(request: HttpRequest, thread_id: str) -> HttpResponse:
+    form = ReadReceiptForm(request.POST)
+    if not form.is_valid():
+        return JsonResponse({"error": "message_id"}, status=400)
+    access = access_thread(request.user, thread_id)
+    do_send_read_receipt(access, form.cleaned_data["message_id"])
+    return HttpResponse(status=204)
+
+
+@chat_view
+@require_POST
+def typing(request: HttpRequest, thread_id: str) -> HttpResponse:
+    access = access_thread(request.user, thread_id)
+    do_send_typing(access)
+    return HttpResponse(status=204)
