@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from acs_emulator.chat import ChatStore
+from acs_emulator.chat.models import ParticipantSpec
 from acs_emulator.db import open_database
 
 from .helpers import RawChat
@@ -63,6 +64,20 @@ def store(tmp_path: Path, users: Users) -> Iterator[ChatStore]:
     conn = open_database(tmp_path / "emulator.sqlite3")
     yield ChatStore(conn, identity_exists=users.known.__contains__)
     conn.close()
+
+
+@pytest.fixture
+def thread(store: ChatStore, clock: Clock, users: Users) -> tuple[str, str, str]:
+    """A store thread created by alice with bob: (thread id, alice, bob)."""
+    alice, bob = users.new(), users.new()
+    result = store.create_chat_thread(
+        alice,
+        topic="t",
+        participants=[ParticipantSpec(bob)],
+        repeatability_request_id=None,
+        now=clock.tick(),
+    )
+    return result.thread.id, alice, bob
 
 
 @pytest.fixture

@@ -4,21 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from acs_emulator.chat.models import ParticipantSpec
 from acs_emulator.errors import AcsError
-
-
-@pytest.fixture
-def thread(store, clock, users):
-    alice, bob = users.new(), users.new()
-    result = store.create_chat_thread(
-        alice,
-        topic="t",
-        participants=[ParticipantSpec(bob)],
-        repeatability_request_id=None,
-        now=clock.tick(),
-    )
-    return result.thread.id, alice, bob
 
 
 def test_latest_receipt_per_user(store, clock, thread):
