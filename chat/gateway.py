@@ -50,6 +50,7 @@ __all__ = [
     "ChatThreadClient",
     "async_chat_client",
     "async_service_chat_client",
+    "async_service_poll_client",
     "async_service_thread_client",
     "async_thread_client",
     "chat_client",
@@ -219,10 +220,10 @@ async def _async_credential(principal: _Principal) -> AsyncCommunicationTokenCre
 
 @asynccontextmanager
 async def _async_client(
-    principal: _Principal, thread_id: str | None
+    principal: _Principal, thread_id: str | None, **extra: Any
 ) -> AsyncIterator[AsyncChatClient | AsyncChatThreadClient]:
     credential = await _async_credential(principal)
-    options = acs.client_options()
+    options = {**acs.client_options(), **extra}
     async with credential:
         if thread_id is None:
             async with AsyncChatClient(acs.endpoint(), credential, **options) as client:
@@ -256,3 +257,14 @@ def async_service_thread_client(
 ) -> AbstractAsyncContextManager[AsyncChatThreadClient]:
     """``async with async_service_thread_client(thread_id) as client:`` as the service identity."""
     return _async_client(_service(), thread_id)  # type: ignore[return-value]
+
+
+def async_service_poll_client(
+    thread_id: str,
+) -> AbstractAsyncContextManager[AsyncChatThreadClient]:
+    """An aio ChatThreadClient as the service identity with the SDK's retries turned off.
+
+    For the relay's poller, which owns its backoff: the SDK would otherwise retry 429s and 5xx
+    itself (up to 3 times), calling ACS again before the poller could honour ``Retry-After``.
+    """
+    return _async_client(_service(), thread_id, retry_total=0)  # type: ignore[return-value]

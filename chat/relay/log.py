@@ -1,0 +1,120 @@
+"""The persisted per-thread event log: cursors, retention, and the live push after commit.
+
+Appends happen inside the caller's transaction with the thread's ``RelayThread`` row locked
+(``select_for_update``; on SQLite the IMMEDIATE transaction mode serialises writers the same
+way), so two processes can never hand out the same cursor and a comparison made under that lock
+cannot race another append. The channel layer only hears of events after the commit, and may
+drop them: the log, not the layer, is what makes delivery exactly-once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import timedelta
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from chat.models import RelayEvent, RelayThread
+from chat.relay.events import Event
+
+logger = logging.getLogger(__name__)
+
+# Unknown messages created up to this long before tracking began are still published as new,
+# which covers clock skew between Kwebbel and ACS (pages apply events idempotently by id).
+BASELINE_MARGIN = timedelta(minutes=5)
+# Prune in batches of a tenth of the retention, not a delete per append.
+PRUNE_SLACK = 10
+
+
+def group_name(thread_id: str) -> str:
+    """The channel-layer group of a thread's viewers (ASCII, well under 100 characters)."""
+    return "relay." + hashlib.sha256(thread_id.encode()).hexdigest()[:40]
+
+
+def thread_row(thread_id: str) -> RelayThread:
+    """The thread's relay row, created (tracking starts now) when missing."""
+    row, _created = RelayThread.objects.get_or_create(
+        chat_thread_id=thread_id,
+        defaults={"tracked_since": timezone.now() - BASELINE_MARGIN},
+    )
+    return row
+
+
+def locked_thread(thread_id: str) -> RelayThread:
+    """The thread's row, locked until the surrounding transaction ends."""
+    thread_row(thread_id)
+    return RelayThread.objects.select_for_update().get(chat_thread_id=thread_id)
+
+
+def append(row: RelayThread, items: list[tuple[str, dict[str, Any]]]) -> list[Event]:
+    """Log events on a locked row (inside the caller's transaction); push them after commit."""
+    if not items:
+        return []
+    thread_id = row.chat_thread_id
+    events = [
+        Event(thread_id, row.last_cursor + n, kind, data)
+        for n, (kind, data) in enumerate(items, start=1)
+    ]
+    RelayEvent.objects.bulk_create(
+        RelayEvent(chat_thread_id=thread_id, cursor=e.cursor, kind=e.kind, data=e.data)
+        for e in events
+    )
+    row.last_cursor = events[-1].cursor
+    fields = ["last_cursor"]
+    keep = max(1, settings.RELAY_LOG_KEEP)
+    if row.last_cursor - row.pruned_through > keep + keep // PRUNE_SLACK:
+        row.pruned_through = row.last_cursor - keep
+        RelayEvent.objects.filter(chat_thread_id=thread_id, cursor__lte=row.pruned_through).delete()
+        fields.append("pruned_through")
+    row.save(update_fields=fields)
+    transaction.on_commit(lambda: push(events))
+    return events
+
+
+def push(events: list[Event]) -> None:
+    """Tell the thread's viewers (best effort: a lost push is read back from the log)."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        send = async_to_sync(layer.group_send)
+        for event in events:
+            send(
+                group_name(event.thread_id),
+                {
+                    "type": "relay.event",
+                    "thread": event.thread_id,
+                    "cursor": event.cursor,
+                    "event": event.as_json(),
+                },
+            )
+    except Exception:  # noqa: BLE001 - the log keeps the events; viewers catch up from it.
+        logger.warning("could not push relay events", exc_info=True)
+
+
+def current_cursor(thread_id: str) -> int:
+    """The cursor of the thread's latest event (0 when none); starts tracking the thread."""
+    return thread_row(thread_id).last_cursor
+
+
+def events_after(thread_id: str, cursor: int) -> list[Event] | None:
+    """Every logged event after ``cursor``, in order; None when the log no longer reaches back
+    that far (or ``cursor`` is one this log never gave out): the page must reload the thread."""
+    row = RelayThread.objects.filter(chat_thread_id=thread_id).first()
+    if row is None:
+        return [] if cursor == 0 else None
+    if cursor < row.pruned_through or cursor > row.last_cursor:
+        return None
+    rows = RelayEvent.objects.filter(chat_thread_id=thread_id, cursor__gt=cursor).order_by("cursor")
+    events = [Event(thread_id, r.cursor, r.kind, r.data) for r in rows]
+    # Read without the lock: a prune committed between the two reads shows up as a gap at
+    # the start, which means the same as an old cursor.
+    if events and events[0].cursor != cursor + 1:
+        return None
+    return events

@@ -1,0 +1,163 @@
+"""The poller against the emulator: what another client does straight through ACS (the async
+SDK, not Kwebbel) is observed and logged."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+
+from chat import gateway
+from chat.people import raw_id_of
+from chat.relay import events_after
+from chat.relay.log import current_cursor
+from chat.relay.poller import PAGE, ThreadPoller
+from tests.relay.conftest import idle, run_sync, wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+async def logged(thread_id: str, after: int = 0) -> list:
+    return await run_sync(events_after)(thread_id, after) or []
+
+
+async def wait_logged(thread_id: str, predicate, what: str, after: int = 0) -> list:
+    async def check():
+        events = await logged(thread_id, after)
+        return [e for e in events if predicate(e)]
+
+    return await wait_for(check, what)
+
+
+async def test_changes_made_straight_through_acs_are_logged(
+    relay_site, users, make_thread, make_user
+):
+    alice, bob = await run_sync(users)(2)
+    thread_id = await run_sync(make_thread)(alice, bob)
+    await run_sync(current_cursor)(thread_id)
+    poller = ThreadPoller(thread_id)
+    task = asyncio.create_task(poller.run())
+    try:
+        await wait_for(lambda: poller.polls >= 1, "the first poll")
+        start = await run_sync(current_cursor)(thread_id)
+        async with gateway.async_thread_client(bob, thread_id) as bob_client:
+            first = (await bob_client.send_message("one")).id
+            second = (await bob_client.send_message("two", metadata={"k": "v"})).id
+            added = await wait_logged(
+                thread_id,
+                lambda e: e.kind == "message.added" and e.data["type"] == "text",
+                "the two messages",
+                start,
+            )
+            assert [e.data["id"] for e in added][:2] == [first, second]
+            assert added[1].data["content"] == "two" and added[1].data["metadata"] == {"k": "v"}
+            bob_id = await run_sync(raw_id_of)(bob)
+            assert added[0].data["sender_id"] == bob_id
+
+            await bob_client.update_message(first, content="one, edited")
+            edited = await wait_logged(
+                thread_id, lambda e: e.kind == "message.edited", "the edit", start
+            )
+            assert edited[0].data["content"] == "one, edited" and edited[0].data["edited_on"]
+            await bob_client.delete_message(second)
+            deleted = await wait_logged(
+                thread_id, lambda e: e.kind == "message.deleted", "the deletion", start
+            )
+            assert deleted[0].data["id"] == second
+
+            await bob_client.update_topic("Renamed outside")
+            topic = await wait_logged(
+                thread_id, lambda e: e.kind == "topic.changed", "the topic", start
+            )
+            assert topic[-1].data["topic"] == "Renamed outside"
+            assert topic[-1].data["initiator"] == bob_id
+
+            await bob_client.send_read_receipt(first)
+            receipt = await wait_logged(
+                thread_id, lambda e: e.kind == "receipt", "the receipt", start
+            )
+            assert receipt[0].data == {"reader": bob_id, "message_id": first}
+
+            outsider = make_user()
+            await bob_client.add_participants(
+                [gateway.participant(outsider.raw_id, share_history_time=EPOCH)]
+            )
+            joined = await wait_logged(
+                thread_id, lambda e: e.kind == "participants.added", "the new member", start
+            )
+            assert joined[0].data["participants"][0]["raw_id"] == outsider.raw_id
+            await bob_client.remove_participant(gateway.identifier(outsider.raw_id))
+            left = await wait_logged(
+                thread_id, lambda e: e.kind == "participants.removed", "the removal", start
+            )
+            assert left[0].data["participants"] == [
+                {"raw_id": outsider.raw_id, "share_history_time": None}
+            ]
+        # Each change once: nothing was published twice by later polls.
+        await idle(poller, naps=10)
+        events = await logged(thread_id, start)
+        ids = [(e.kind, e.data.get("id")) for e in events if e.kind.startswith("message.")]
+        assert len(ids) == len(set(ids))
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_older_messages_are_rechecked_only_by_the_deep_scan(relay_site, users, make_thread):
+    relay_site.RELAY_DEEP_SCAN_EVERY = 3600.0
+    alice, bob = await run_sync(users)(2)
+    thread_id = await run_sync(make_thread)(alice, bob)
+    async with gateway.async_thread_client(bob, thread_id) as bob_client:
+        old = (await bob_client.send_message("old")).id
+        for n in range(PAGE + 5):
+            await bob_client.send_message(f"filler {n}")
+        poller = ThreadPoller(thread_id)
+        task = asyncio.create_task(poller.run())
+        try:
+            await wait_for(lambda: poller.polls >= 1, "the first poll (a deep scan)")
+            start = await run_sync(current_cursor)(thread_id)
+            await bob_client.update_message(old, content="old, edited")
+            polls = poller.polls
+            await wait_for(lambda: poller.polls >= polls + 3, "three ordinary polls")
+            # The message is beyond the newest page: ordinary polls do not see the edit.
+            assert await logged(thread_id, start) == []
+            relay_site.RELAY_DEEP_SCAN_EVERY = 0.0
+            edited = await wait_logged(
+                thread_id, lambda e: e.kind == "message.edited", "the deep scan", start
+            )
+            assert edited[0].data["id"] == old
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_burst_larger_than_a_page_is_read_back_to_the_last_seen_message(
+    relay_site, users, make_thread
+):
+    alice, bob = await run_sync(users)(2)
+    thread_id = await run_sync(make_thread)(alice, bob)
+    relay_site.RELAY_POLL_INTERVAL = 3600.0  # one poll, then the test decides
+    poller = ThreadPoller(thread_id)
+    async with gateway.async_service_poll_client(thread_id) as client:
+        await poller.poll_once(client)
+        start = await run_sync(current_cursor)(thread_id)
+        async with gateway.async_thread_client(bob, thread_id) as bob_client:
+            sent = [(await bob_client.send_message(f"burst {n}")).id for n in range(PAGE * 2 + 7)]
+        calls = len(poller.calls)
+        await poller.poll_once(client)
+    pages = [c for c in list(poller.calls)[calls:] if c.operation == "list_messages"]
+    assert len(pages) == 3
+    added = [e.data["id"] for e in await logged(thread_id, start) if e.kind == "message.added"]
+    assert added == sent
+
+
+async def test_a_thread_without_the_service_identity_stops_its_poller(relay_site, users):
+    (alice,) = await run_sync(users)(1)
+    async with gateway.async_chat_client(alice) as client:
+        thread_id = (await client.create_chat_thread("No service")).chat_thread.id
+    poller = ThreadPoller(thread_id)
+    await asyncio.wait_for(poller.run(), 30)  # returns by itself
+    assert [c.status for c in poller.calls] == [403]
+    assert poller.polls == 0
