@@ -110,7 +110,12 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {
+                # redis-py 8 gives every connection a 5 s socket timeout, which aborts the channel
+                # layer's blocking BZPOPMIN and tears down idle websockets every 5 s
+                # (django/channels_redis#422): no timeout on the layer's reads.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
+            },
         }
     }
     # Shared by all workers, so the token endpoint's rate limit holds across processes.
@@ -137,6 +142,17 @@ ACS_CA_BUNDLE = env.str("ACS_CA_BUNDLE", default="") or None
 ACS_TOKEN_LIFETIME = timedelta(minutes=env.int("ACS_TOKEN_LIFETIME_MINUTES", default=60))
 # POST /tokens/ requests allowed per signed-in user and window (seconds).
 TOKENS_RATE_LIMIT = (env.int("TOKENS_RATE_LIMIT", default=30), 60)
+
+# --- Live relay (chat.relay) ------------------------------------------------------------------
+
+# Seconds between polls of a watched thread (nobody watching: no polls). ACS's per-thread limits
+# are kept by the poller's own call budget however low this is set.
+RELAY_POLL_INTERVAL = env.float("RELAY_POLL_INTERVAL", default=1.0)
+# Seconds between re-reads of the newest 200 messages, which catch edits and deletions of
+# messages older than the newest page.
+RELAY_DEEP_SCAN_EVERY = env.float("RELAY_DEEP_SCAN_EVERY", default=30.0)
+# Events kept per thread for resuming pages; an older cursor makes the page reload the thread.
+RELAY_LOG_KEEP = env.int("RELAY_LOG_KEEP", default=5000)
 
 # --- Auth -------------------------------------------------------------------------------------
 
