@@ -7,11 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.core.cache import cache
+from django.db import IntegrityError
 from django.http import Http404
 from django.utils.translation import gettext as _
 
-from chat.actions import ActionError, acs_call, message_type, sender_id
+from chat.actions import ActionError, acs_call, message_type, publish, sender_id
 from chat.actions.threads import ThreadAccess
+from chat.models import SentMessage
 from chat.people import display_name
 from chat.sanitize import clean_html, html_has_text
 
@@ -119,9 +122,22 @@ def access_own_message(
 def do_send_message(
     access: ThreadAccess, content: str, kind: str, client_id: str | None = None
 ) -> str:
-    """Send a text or sanitised HTML message (ChatThread_SendChatMessage); return its id."""
+    """Send a text or sanitised HTML message (ChatThread_SendChatMessage); return its id.
+
+    With a `client_id` (the sending page's id for the message) a repeated send returns the first
+    send's message instead of creating a second one: see `_send_once`.
+    """
     content = check_content(content, kind)
     client_id = check_client_id(client_id)
+    if client_id is None:
+        message_id = _send(access, content, kind, None)
+    else:
+        message_id = _send_once(access, content, kind, client_id)
+    publish.message_changed(access.client, access.thread_id, message_id)
+    return message_id
+
+
+def _send(access: ThreadAccess, content: str, kind: str, client_id: str | None) -> str:
     metadata = {CLIENT_ID_KEY: client_id} if client_id else None
     with acs_call():
         result = access.client.send_message(
@@ -133,17 +149,83 @@ def do_send_message(
     return result.id
 
 
+# How long a send with a given client id counts as "in flight" for a concurrent duplicate
+# (longer than the SDK's retries of one send take).
+SEND_IN_FLIGHT_SECONDS = 30
+# How many of the newest messages are searched for a client id whose earlier send's outcome is
+# unknown (it failed without an answer). A page retries within seconds, so the message, if it
+# was created, is among the newest.
+CLIENT_ID_SCAN = 50
+
+
+def _send_once(access: ThreadAccess, content: str, kind: str, client_id: str) -> str:
+    """Send at most once per (user, client id), however often the page retries.
+
+    The (user, client id) pair is reserved in `SentMessage` before ACS is called. A retry that
+    finds the reservation returns its message id; if the earlier attempt never learnt its id (no
+    answer from ACS), the newest messages are searched for the client id, which travels in the
+    message's metadata, before sending again. A cache key keeps two simultaneous sends of the same
+    id (two tabs, a double click) from both reaching ACS.
+    """
+    reservation, created = _reserve(access, client_id)
+    if not created and reservation.message_id:
+        return reservation.message_id
+    in_flight = f"chat.send.{access.user.pk}.{client_id}"
+    if not cache.add(in_flight, 1, SEND_IN_FLIGHT_SECONDS):
+        raise ActionError(_("This message is still being sent."), status=409)
+    try:
+        message_id = None if created else _find_client_id(access, client_id)
+        if message_id is None:
+            try:
+                message_id = _send(access, content, kind, client_id)
+            except ActionError:
+                # ACS refused it, so nothing was created: a corrected retry may use the id again.
+                reservation.delete()
+                raise
+        reservation.message_id = message_id
+        reservation.save(update_fields=["message_id"])
+        return message_id
+    finally:
+        cache.delete(in_flight)
+
+
+def _reserve(access: ThreadAccess, client_id: str) -> tuple[SentMessage, bool]:
+    try:
+        reservation, created = SentMessage.objects.get_or_create(
+            user=access.user, client_id=client_id, defaults={"chat_thread_id": access.thread_id}
+        )
+    except IntegrityError:  # created by a simultaneous request between the get and the create
+        reservation, created = SentMessage.objects.get(user=access.user, client_id=client_id), False
+    if reservation.chat_thread_id != access.thread_id:
+        raise ActionError(_("Invalid client id."))
+    return reservation, created
+
+
+def _find_client_id(access: ThreadAccess, client_id: str) -> str | None:
+    """The id of the user's newest message carrying `client_id`, if any (ListChatMessages)."""
+    with acs_call():
+        page = access.client.list_messages(results_per_page=CLIENT_ID_SCAN).by_page()
+        newest = list(next(page, []))
+    for message in newest:
+        metadata = message.metadata or {}
+        if sender_id(message) == access.me and metadata.get(CLIENT_ID_KEY) == client_id:
+            return message.id
+    return None
+
+
 def do_edit_message(access: ThreadAccess, message: Any, content: str) -> None:
     """Replace the content of the user's own message, keeping its format."""
     content = check_content(content, message_type(message))
     with acs_call(forbidden=_("You can only change your own messages.")):
         access.client.update_message(message.id, content=content)
+    publish.message_changed(access.client, access.thread_id, message.id)
 
 
 def do_delete_message(access: ThreadAccess, message: Any) -> None:
     """Delete the user's own message (ACS keeps a tombstone with `deletedOn`)."""
     with acs_call(forbidden=_("You can only change your own messages.")):
         access.client.delete_message(message.id)
+    publish.message_changed(access.client, access.thread_id, message.id)
 
 
 def latest_receipts(access: ThreadAccess) -> dict[str, int]:
@@ -167,9 +249,11 @@ def do_send_read_receipt(access: ThreadAccess, message_id: str) -> None:
     check_message_id(message_id)
     with acs_call(not_found_is_404=True):
         access.client.send_read_receipt(message_id)
+    publish.receipt_sent(access.thread_id, access.me, message_id)
 
 
 def do_send_typing(access: ThreadAccess) -> None:
     """Tell the others the user is typing (ChatThread_SendTypingNotification)."""
     with acs_call():
         access.client.send_typing_notification(sender_display_name=display_name(access.user))
+    publish.typing(access.thread_id, access.user, access.me)

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from chat import gateway
-from chat.actions import ActionError, acs_call
+from chat.actions import ActionError, acs_call, publish
 from chat.actions.threads import (
     EPOCH,
     AddFailure,
@@ -94,6 +94,13 @@ def do_add_participants(access: ThreadAccess, choices: list[ParticipantChoice]) 
     participants = [participant_for(c) for c in choices]
     with acs_call(forbidden=_("You are not allowed to add people to this thread.")):
         errors = access.client.add_participants(participants)
+    refused = {p.identifier.raw_id for p, _error in errors or []}
+    added = {
+        p.identifier.raw_id: p.share_history_time
+        for p in participants
+        if p.identifier.raw_id not in refused
+    }
+    publish.members_added(access.thread_id, added, access.me)
     return failures_from(errors)
 
 
@@ -109,12 +116,14 @@ def do_remove_participant(access: ThreadAccess, raw_id: str) -> None:
     check_removable(fetch_participants(access), raw_id)
     with acs_call(forbidden=_("You are not allowed to remove people from this thread.")):
         access.client.remove_participant(gateway.identifier(raw_id))
+    publish.member_removed(access.thread_id, raw_id, access.me)
 
 
 def do_leave_thread(access: ThreadAccess) -> None:
     """Remove the user themselves; they lose access at once."""
     with acs_call():
         access.client.remove_participant(gateway.identifier(access.me))
+    publish.member_removed(access.thread_id, access.me, access.me)
 
 
 def staff_participants(thread_id: str) -> list[Participant]:
@@ -133,3 +142,4 @@ def do_staff_remove_participant(thread_id: str, raw_id: str) -> None:
     check_removable(raw, raw_id)
     with acs_call():
         client.remove_participant(gateway.identifier(raw_id))
+    publish.member_removed(thread_id, raw_id, service_raw_id())

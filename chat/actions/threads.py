@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from chat import gateway
-from chat.actions import ActionError, acs_call, message_type
+from chat.actions import ActionError, acs_call, message_type, publish
 from chat.models import ThreadRecord
 from chat.people import display_name, people_for, raw_id_of, service_raw_id
 
@@ -267,6 +267,7 @@ def do_update_topic(access: ThreadAccess, topic: str) -> str:
     with acs_call(forbidden=_("You are not allowed to change the topic.")):
         access.client.update_topic(topic)
     ThreadRecord.objects.filter(chat_thread_id=access.thread_id).update(topic=topic)
+    publish.topic_changed(access.thread_id, topic, access.me)
     return topic
 
 
@@ -296,6 +297,7 @@ def do_staff_update_topic(record: ThreadRecord, topic: str) -> None:
         gateway.service_thread_client(record.chat_thread_id).update_topic(topic)
     record.topic = topic
     record.save(update_fields=["topic"])
+    publish.topic_changed(record.chat_thread_id, topic, service_raw_id())
 
 
 def do_staff_delete_thread(record: ThreadRecord) -> None:

@@ -24,8 +24,10 @@ from chat.actions.threads import (
 )
 from chat.forms import MessageForm, NewThreadForm, ParticipantPickerForm, TopicForm
 from chat.people import people_for, service_raw_id, site_users
+from chat.relay.api import current_cursor
 from chat.rendering import add_seen_by, message_json, message_strings, people_in_message
 from chat.views import chat_view, read_cursor, report_error, safe_next, sign_cursor
+from chat.views.live import live_strings, seen_receipts
 
 
 @chat_view
@@ -72,6 +74,10 @@ def thread_create(request: HttpRequest) -> HttpResponse:
 def thread_context(request: HttpRequest, thread_id: str) -> dict[str, object]:
     """Everything the thread page shows; five ACS calls at most (see the comments)."""
     access = access_thread(request.user, thread_id)  # GetChatThreadProperties
+    # Read before the snapshot below: events after this cursor are replayed to the page, so a
+    # change made while the snapshot is taken shows up (the page applies events by message id,
+    # so one that is in the snapshot too is not shown twice).
+    live_cursor = current_cursor(thread_id)
     raw_participants = fetch_participants(access)  # ListChatParticipants
     start = history_start(raw_participants, access.me)
     cursor = read_cursor(request, f"messages.{thread_id}")
@@ -91,6 +97,7 @@ def thread_context(request: HttpRequest, thread_id: str) -> dict[str, object]:
         if m is not None
     ]
     add_seen_by(shown, receipts, people, me=access.me, hidden=hidden)
+    participants = visible_participants(raw_participants)
     # Without a script running, opening the newest page is what "seen" means: send the
     # receipt for its last message if ACS does not have it yet (SendChatReadReceipt).
     if cursor is None and page.messages:
@@ -102,10 +109,18 @@ def thread_context(request: HttpRequest, thread_id: str) -> dict[str, object]:
         "thread_id": thread_id,
         "topic": access.topic,
         "chat_messages": shown,
-        "participants": visible_participants(raw_participants),
+        "participants": participants,
         "history_start": start,
         "older_cursor": sign_cursor(request, f"messages.{thread_id}", page.older_cursor),
         "is_newest_page": cursor is None,
+        "live": {
+            "cursor": live_cursor,
+            "socket": "/ws/chat/",
+            "receipts": seen_receipts(receipts, people, me=access.me, hidden=hidden),
+            "myRead": str(receipts.get(access.me, 0)),
+            "participants": [{"rawId": p.raw_id, "name": p.person.name} for p in participants],
+            "strings": {**message_strings(), **live_strings()},
+        },
     }
 
 

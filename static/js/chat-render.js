@@ -26,6 +26,7 @@ export function renderMessage(message, strings, csrf) {
   item.id = `m-${message.id}`;
   item.dataset.messageId = message.id;
   if (message.clientId) item.dataset.clientId = message.clientId;
+  if (message.sender?.rawId) item.dataset.sender = message.sender.rawId;
   if (message.mine) item.classList.add("msg--mine");
   if (message.deletedOn) item.classList.add("msg--deleted");
   if (message.type === "system") {

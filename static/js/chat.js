@@ -1,7 +1,9 @@
 // Enhancements for the chat pages. Every page works without this script; it adds local
 // times, scrolling to the newest message, Enter-to-send, "load older" in place, typing and
-// read notifications, confirmations and the history date toggle.
+// read notifications, confirmations and the history date toggle. On the newest page of a
+// thread, chat-live.js adds the live connection (and sends through it).
 import { renderMessage } from "./chat-render.js";
+import { startLive } from "./chat-live.js";
 
 const csrfToken = () => document.querySelector("input[name=csrfmiddlewaretoken]")?.value ?? "";
 
@@ -94,6 +96,10 @@ function enhanceThread(section) {
         composer.requestSubmit();
       }
     });
+  }
+  if (textarea && section.dataset.live) {
+    startLive(section, { localiseTimes, enhanceConfirms, csrfToken, post });
+  } else if (textarea) {
     let lastTyping = 0;
     textarea.addEventListener("input", () => {
       const now = Date.now();

@@ -1,0 +1,159 @@
+"""Every event kind, the per-viewer filter, and the removal cut-off."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from django.utils import timezone
+
+from chat import gateway
+from chat.actions.participants import do_add_participants, do_remove_participant
+from chat.actions.threads import ParticipantChoice, access_thread, do_update_topic
+from chat.people import raw_id_of
+from tests.live.conftest import run
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def straight_to_acs(user, thread: str, content: str) -> str:
+    """Send with the SDK and the user's own token, bypassing Kwebbel entirely."""
+    return gateway.thread_client(user, thread).send_message(content).id
+
+
+async def test_messages_sent_straight_to_acs_arrive_through_the_poller(people, ws, thread):
+    bob = await ws(people.bob)
+    await bob.subscribe(thread)
+    message_id = await run(straight_to_acs, people.alice, thread, "from a script")
+    event = await bob.message("message.added", message_id)
+    assert event["data"]["html"] == "<p>from a script</p>"
+    # An edit and a deletion made straight in ACS arrive too.
+    client = await run(gateway.thread_client, people.alice, thread)
+    await run(client.update_message, message_id, content="edited by script")
+    edited = await bob.message("message.edited", message_id)
+    assert edited["data"]["html"] == "<p>edited by script</p>"
+    await run(client.delete_message, message_id)
+    await bob.message("message.deleted", message_id)
+    cursors = [f["cursor"] for f in bob.events()]
+    assert cursors == sorted(set(cursors))
+
+
+async def test_topic_and_participant_changes_are_pushed(people, ws, thread):
+    bob = await ws(people.bob)
+    await bob.subscribe(thread)
+
+    access = await run(access_thread, people.alice, thread)
+    await run(do_update_topic, access, "Renamed")
+    assert (await bob.event("topic.changed"))["data"] == {"topic": "Renamed"}
+
+    await run(do_add_participants, access, [ParticipantChoice(people.carol, timezone.now())])
+    added = (await bob.event("participants.added"))["data"]["participants"]
+    carol_id = await run(raw_id_of, people.carol)
+    assert added == [{"rawId": carol_id, "name": "Carol", "me": False}]
+
+    await run(do_remove_participant, access, carol_id)
+    removed = (await bob.event("participants.removed"))["data"]["participants"]
+    assert removed == [{"rawId": carol_id, "name": "Carol", "me": False}]
+    # The system messages ACS wrote about these changes come through the poller, in words.
+    texts: set[str] = set()
+    while (
+        not {"Alice changed the topic to “Renamed”", "Alice added Carol", "Alice removed Carol"}
+        <= texts
+    ):
+        texts.add((await bob.event("message.added"))["data"]["html"])
+
+
+async def test_a_viewer_added_with_history_from_t_never_gets_older_messages(people, ws, thread):
+    alice = await ws(people.alice)
+    await alice.subscribe(thread)
+    before = (
+        await alice.request(
+            {"action": "send", "thread": thread, "request": "1", "content": "before carol"}
+        )
+    )["result"]["id"]
+    await alice.message("message.added", before)
+    # ACS reports times to the second: T must fall in a later second than the old message.
+    await asyncio.sleep(1.1)
+    access = await run(access_thread, people.alice, thread)
+    cursor_before_carol = (await alice.subscribe(thread))["cursor"]
+    await run(do_add_participants, access, [ParticipantChoice(people.carol, timezone.now())])
+
+    carol = await ws(people.carol)
+    # Even asking for everything from before she joined replays nothing from before T.
+    await carol.subscribe(thread, cursor=0)
+    # An edit and a deletion of the old message after she joined are not hers to see either.
+    await alice.request(
+        {"action": "edit", "thread": thread, "request": "2", "message": before, "content": "old!"}
+    )
+    await alice.request({"action": "delete", "thread": thread, "request": "3", "message": before})
+    after = (
+        await alice.request(
+            {"action": "send", "thread": thread, "request": "4", "content": "after carol"}
+        )
+    )["result"]["id"]
+    await carol.message("message.added", after)
+    seen_ids = {f["data"].get("id") for f in carol.events()}
+    assert before not in seen_ids
+    assert all("before carol" not in str(f) and "old!" not in str(f) for f in carol.frames)
+    assert cursor_before_carol >= 1
+
+
+async def test_a_participant_removed_through_kwebbel_gets_removed_and_nothing_after(
+    people, ws, thread
+):
+    bob = await ws(people.bob)
+    await bob.subscribe(thread)
+    access = await run(access_thread, people.alice, thread)
+    await run(do_remove_participant, access, await run(raw_id_of, people.bob))
+    assert await bob.next("removed") == {"type": "removed", "thread": thread}
+    await run(straight_to_acs, people.alice, thread, "after bob left")
+    await run(do_update_topic, access, "Without Bob")
+    await bob.nothing(1.5)
+    assert all("after bob left" not in str(f) for f in bob.frames)
+
+
+async def test_a_participant_removed_straight_through_acs_is_cut_off_within_a_poll(
+    people, ws, thread
+):
+    bob = await ws(people.bob)
+    await bob.subscribe(thread)
+    client = await run(gateway.thread_client, people.alice, thread)
+    bob_id = await run(raw_id_of, people.bob)
+    await run(client.remove_participant, gateway.identifier(bob_id))
+    assert await bob.next("removed") == {"type": "removed", "thread": thread}
+    await run(client.send_message, "secret after removal")
+    await bob.nothing(1.5)
+    assert all("secret after removal" not in str(f) for f in bob.frames)
+    # And Bob cannot subscribe again.
+    ack = await bob.request({"action": "subscribe", "thread": thread, "request": "again"})
+    assert (ack["ok"], ack["status"]) == (False, 404)
+
+
+async def test_events_the_layer_drops_are_read_back_from_the_log(people, ws, thread, monkeypatch):
+    from chat.relay import log
+
+    bob = await ws(people.bob)
+    start = (await bob.subscribe(thread))["cursor"]
+    original = log.push
+    dropped = []
+
+    def lossy_push(events):
+        if any(e.data.get("content") == "m0" for e in events):
+            dropped.extend(events)  # the layer loses this push
+            return
+        original(events)
+
+    monkeypatch.setattr(log, "push", lossy_push)
+    alice = await ws(people.alice)
+    ids = []
+    for n in range(3):
+        ack = await alice.request(
+            {"action": "send", "thread": thread, "request": str(n), "content": f"m{n}"}
+        )
+        ids.append(ack["result"]["id"])
+    await bob.message("message.added", ids[-1])
+    assert [e.data["id"] for e in dropped] == [ids[0]]
+    cursors = [f["cursor"] for f in bob.events()]
+    assert cursors == list(range(start + 1, start + 1 + len(cursors)))  # no gap, no repeat
+    added = [f["data"]["id"] for f in bob.events() if f["kind"] == "message.added"]
+    assert [i for i in added if i in ids] == ids

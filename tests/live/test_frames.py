@@ -1,0 +1,131 @@
+"""The websocket refuses what the protocol does not allow, clearly, and stays usable."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from channels.testing import WebsocketCommunicator
+
+from chat.consumers import MAX_FRAME_CHARS
+from chatsite.asgi import application
+from tests.live.conftest import ORIGIN, run
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def test_a_connection_without_a_session_is_closed_with_4401(live_site):
+    communicator = WebsocketCommunicator(application, "/ws/chat/", headers=[(b"origin", ORIGIN)])
+    connected, _ = await communicator.connect()
+    assert connected
+    output = await communicator.receive_output(timeout=5)
+    assert output == {"type": "websocket.close", "code": 4401}
+
+
+async def test_a_foreign_origin_is_refused(people, ws):
+    with pytest.raises(AssertionError):
+        await ws(people.alice, origin=b"https://evil.example")
+
+
+@pytest.mark.parametrize(
+    ("frame", "error"),
+    [
+        ("not json", "The frame is not valid JSON."),
+        ("[1, 2]", "A frame must be a JSON object."),
+        ('{"action": "shout", "thread": "x"}', "Unknown action."),
+        ('{"thread": "x"}', "Unknown action."),
+        ('{"action": "subscribe"}', "Missing field: thread."),
+        ('{"action": "read", "thread": "19:abc@thread.v2"}', "Missing field: message."),
+        ('{"action": "send", "thread": "19:abc@thread.v2", "content": "hi"}', "needs a request id"),
+        ('{"action": "subscribe", "thread": "x", "request": {"a": 1}}', "request id must be"),
+        ('{"action": "subscribe", "thread": "x", "request": "' + "r" * 65 + '"}', "too long"),
+        ("x" * (MAX_FRAME_CHARS + 1), "The frame is too large."),
+    ],
+)
+async def test_malformed_frames_get_an_error_and_the_socket_stays_open(
+    people, ws, thread, frame, error
+):
+    socket = await ws(people.alice)
+    await socket.send_text(frame)
+    reply = await socket.next("error")
+    assert error in reply["error"]
+    # Still usable afterwards.
+    assert (await socket.subscribe(thread))["thread"] == thread
+
+
+async def test_binary_frames_are_refused(people, ws):
+    socket = await ws(people.alice)
+    await socket.communicator.send_to(bytes_data=b"\x00\x01")
+    assert (await socket.next("error"))["error"] == "Frames must be JSON text."
+
+
+async def test_field_errors_come_back_as_acks_when_a_request_id_is_given(people, ws, thread):
+    socket = await ws(people.alice)
+    base = {"action": "send", "thread": thread, "format": "text"}
+    cases = [
+        ({**base, "request": 1}, 400, "Missing field: content."),
+        ({**base, "request": 2, "content": "x" * 8001}, 400, "longer than 8000"),
+        ({**base, "request": 3, "content": "hi", "format": "markdown"}, 400, "Unknown message"),
+        ({**base, "request": 4, "content": "hi", "clientId": 7}, 400, "Invalid client id."),
+        ({**base, "request": 5, "content": "hi", "clientId": "not ok!"}, 400, "Invalid client"),
+        ({**base, "request": 6, "content": "   "}, 400, "cannot be empty"),
+        ({**base, "request": 7, "content": "<img src=x>", "format": "html"}, 400, "empty once"),
+        ({**base, "request": 8, "content": "hi", "thread": "../etc"}, 404, "No such conversation"),
+        (
+            {"action": "subscribe", "thread": thread, "cursor": "5", "request": 9},
+            400,
+            "cursor must be",
+        ),
+        (
+            {"action": "subscribe", "thread": thread, "cursor": -1, "request": 10},
+            400,
+            "cursor must be",
+        ),
+        (
+            {"action": "edit", "thread": thread, "request": 11, "message": "abc", "content": "x"},
+            404,
+            "No such message",
+        ),
+    ]
+    for frame, status, error in cases:
+        ack = await socket.request(frame)
+        assert ack["ok"] is False, frame
+        assert ack["status"] == status, (frame, ack)
+        assert error in ack["error"], (frame, ack)
+    # Nothing was sent to the thread by any of them.
+    from chat import gateway
+
+    def user_messages() -> list:
+        client = gateway.thread_client(people.alice, thread)
+        return [m for m in client.list_messages() if str(m.type.value) in ("text", "html")]
+
+    assert [m.content.message for m in await run(user_messages)] == []
+
+
+async def test_a_non_participant_cannot_subscribe_or_act(people, ws, thread):
+    carol = await ws(people.carol)
+    ack = await carol.request({"action": "subscribe", "thread": thread, "request": "s"})
+    assert ack == {
+        "type": "ack",
+        "request": "s",
+        "ok": False,
+        "error": "No such conversation.",
+        "status": 404,
+    }
+    for frame in (
+        {"action": "send", "thread": thread, "request": "a", "content": "let me in"},
+        {"action": "read", "thread": thread, "request": "b", "message": "1"},
+        {"action": "typing", "thread": thread, "request": "c"},
+    ):
+        ack = await carol.request(frame)
+        assert (ack["ok"], ack["status"]) == (False, 404), ack
+    # Alice's messages never reach her.
+    alice = await ws(people.alice)
+    await alice.subscribe(thread)
+    ack = await alice.request(
+        {"action": "send", "thread": thread, "request": "m", "content": "private"}
+    )
+    assert ack["ok"]
+    await alice.event("message.added")
+    await carol.nothing(1.5)
+    assert not any("private" in json.dumps(f) for f in carol.frames)
