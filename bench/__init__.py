@@ -1,0 +1,1 @@
+"""Benchmarks of Kwebbel and its ACS emulator; see bench/README.md."""
