@@ -37,7 +37,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.http import Http404
 from django.utils.translation import gettext as _
 
-from chat.actions import ActionError, ChatUnavailable
+from chat.actions import ActionError, ChatUnavailable, publish
 from chat.actions.messages import (
     MESSAGE_MAX_LENGTH,
     access_own_message,
@@ -83,7 +83,9 @@ class Subscription:
 
 def _access_with_start(user: Any, thread_id: str) -> tuple[ThreadAccess, Any]:
     access = access_thread(user, thread_id)
-    return access, history_start(fetch_participants(access), access.me)
+    participants = fetch_participants(access)
+    publish.members_seen(thread_id, participants)
+    return access, history_start(participants, access.me)
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):

@@ -58,6 +58,17 @@ def member_removed(thread_id: str, raw_id: str, initiator: str | None) -> None:
     )
 
 
+def members_seen(thread_id: str, participants: list[Any]) -> None:
+    """Publish the whole membership as just read (ChatThread_ListChatParticipants).
+
+    A page records it as it subscribes, before it follows the thread: the relay then has the
+    membership to compare a later removal with, even one made straight through ACS before the
+    thread's poller first read the participants (a first observation only sets the baseline).
+    """
+    members = {p.identifier.raw_id: p.share_history_time for p in participants}
+    _quietly("the members", thread_id, lambda: observe.observe_members(thread_id, members))
+
+
 def topic_changed(thread_id: str, topic: str, initiator: str | None) -> None:
     """Publish a new topic (what the action just set; no ACS call)."""
     _quietly("the topic", thread_id, lambda: observe.observe_topic(thread_id, topic, initiator))

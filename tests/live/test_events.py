@@ -112,6 +112,34 @@ async def test_a_participant_removed_through_kwebbel_gets_removed_and_nothing_af
     assert all("after bob left" not in str(f) for f in bob.frames)
 
 
+async def test_a_removal_before_the_pollers_first_read_still_cuts_the_viewer_off(
+    people, ws, thread, monkeypatch
+):
+    """The membership is recorded as the page subscribes, so a removal made straight through
+    ACS before the thread's poller first read the participants is still a difference."""
+    from chat.relay import api, relay
+
+    class IdlePoller:  # holds the thread's lock but never reads ACS
+        def __init__(self, thread_id: str) -> None:
+            self.thread_id = thread_id
+
+        async def run(self) -> None:
+            await asyncio.Event().wait()
+
+    idle = relay.Relay(poller_factory=IdlePoller)
+    monkeypatch.setattr(relay, "_relay", idle)
+    try:
+        bob = await ws(people.bob)
+        await bob.subscribe(thread)
+        client = await run(gateway.thread_client, people.alice, thread)
+        await run(client.remove_participant, gateway.identifier(await run(raw_id_of, people.bob)))
+        # What the poller does when it sees the participantRemoved system message.
+        await run(api.refresh_members, thread)
+        assert await bob.next("removed") == {"type": "removed", "thread": thread}
+    finally:
+        await idle.stop()
+
+
 async def test_a_participant_removed_straight_through_acs_is_cut_off_within_a_poll(
     people, ws, thread
 ):
