@@ -139,14 +139,8 @@ class EmulatorProcess:
     def stop(self, timeout: float = 15) -> None:
         """SIGTERM and wait for a clean exit (SIGKILL if it does not come)."""
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process is not None:
+            terminate(process, timeout)
 
     def kill(self) -> None:
         """SIGKILL, as in a crash: nothing gets a chance to clean up."""
@@ -195,3 +189,15 @@ class EmulatorProcess:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def terminate(process: subprocess.Popen, timeout: float = 15) -> None:
+    """SIGTERM a child process and wait for it; SIGKILL if it has not exited within ``timeout``."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

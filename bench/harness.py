@@ -26,7 +26,6 @@ import json
 import math
 import os
 import platform
-import signal
 import socket
 import subprocess
 import sys
@@ -42,6 +41,8 @@ from types import TracebackType
 from typing import Any
 
 import aiohttp
+
+from acs_emulator.process import terminate
 
 REPO = Path(__file__).resolve().parent.parent
 SESSION_COOKIE = "sessionid"  # Django's default SESSION_COOKIE_NAME, which Kwebbel keeps
@@ -219,14 +220,8 @@ class DaphneServer:
 
     def stop(self, timeout: float = 15) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process is not None:
+            terminate(process, timeout)
 
     @property
     def running(self) -> bool:

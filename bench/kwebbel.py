@@ -214,6 +214,28 @@ async def _paced(
 # --- Kwebbel ---------------------------------------------------------------------------------
 
 
+async def _measure(
+    site: LiveSite,
+    plan: Plan,
+    args: argparse.Namespace,
+    phase: Phase,
+    send: Callable[[int, str, int, str], Awaitable[None]],
+) -> None:
+    """The measured window, the same for Kwebbel and the baseline: let pollers start, send at
+    the planned pace, wait for late deliveries; CPU and the emulator's counters over it all."""
+    await asyncio.sleep(SETTLE)
+    cpu = CpuWindow(site)
+    before = _stats(site.emulator)
+    cpu.start()
+    started = time.perf_counter()
+    phase.sent = await _paced(plan.senders, len(plan.threads), args.rate, args.duration, send)
+    phase.sending = time.perf_counter() - started
+    await asyncio.sleep(GRACE)
+    phase.cpu = cpu.stop()
+    phase.calls = _stats(site.emulator) - before
+    phase.elapsed = time.perf_counter() - started
+
+
 async def run_kwebbel(
     site: LiveSite, seeded: Seeded, plan: Plan, args: argparse.Namespace, *, outside: bool
 ) -> Phase:
@@ -265,17 +287,7 @@ async def run_kwebbel(
                 phase.errors += 1
                 print(f"send failed: {error!r}", file=sys.stderr)
 
-        await asyncio.sleep(SETTLE)
-        cpu = CpuWindow(site)
-        before = _stats(emulator)
-        cpu.start()
-        started = time.perf_counter()
-        phase.sent = await _paced(plan.senders, len(plan.threads), args.rate, args.duration, send)
-        phase.sending = time.perf_counter() - started
-        await asyncio.sleep(GRACE)
-        phase.cpu = cpu.stop()
-        phase.calls = _stats(emulator) - before
-        phase.elapsed = time.perf_counter() - started
+        await _measure(site, plan, args, phase, send)
         for socket in [*viewers, *sockets.values()]:
             await socket.close()
         for client in clients.values():
@@ -340,17 +352,7 @@ async def run_baseline(
 
     pollers = [asyncio.create_task(poll(v)) for v in plan.viewers]
     try:
-        await asyncio.sleep(SETTLE)
-        cpu = CpuWindow(site)
-        before = _stats(emulator)
-        cpu.start()
-        started = time.perf_counter()
-        phase.sent = await _paced(plan.senders, len(plan.threads), args.rate, args.duration, send)
-        phase.sending = time.perf_counter() - started
-        await asyncio.sleep(GRACE)
-        phase.cpu = cpu.stop()
-        phase.calls = _stats(emulator) - before
-        phase.elapsed = time.perf_counter() - started
+        await _measure(site, plan, args, phase, send)
     finally:
         stop.set()
         await asyncio.gather(*pollers, return_exceptions=True)
