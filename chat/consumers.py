@@ -34,8 +34,11 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 from django.http import Http404
+from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation.trans_real import parse_accept_lang_header
 
 from chat.actions import ActionError, ChatUnavailable, publish
 from chat.actions.messages import (
@@ -88,8 +91,29 @@ def _access_with_start(user: Any, thread_id: str) -> tuple[ThreadAccess, Any]:
     return access, history_start(participants, access.me)
 
 
+def viewer_language(scope: dict) -> str:
+    """The language of the page that opened the socket: the switcher's cookie, else the
+    browser's Accept-Language, as LocaleMiddleware decides for pages (no request object here)."""
+    cookie = scope.get("cookies", {}).get(settings.LANGUAGE_COOKIE_NAME)
+    accept = dict(scope.get("headers", [])).get(b"accept-language", b"").decode("latin-1")
+    wanted = [cookie] + [code for code, _q in parse_accept_lang_header(accept) if code != "*"]
+    for code in filter(None, wanted):
+        try:
+            return translation.get_supported_language_variant(code)
+        except LookupError:
+            continue
+    return settings.LANGUAGE_CODE
+
+
 class ChatConsumer(AsyncJsonWebsocketConsumer):
+    async def dispatch(self, message: dict) -> None:
+        # Frames, acks and rendered events (system messages in words) speak the page's language.
+        language = getattr(self, "language", None) or viewer_language(self.scope)
+        with translation.override(language):
+            await super().dispatch(message)
+
     async def connect(self) -> None:
+        self.language = viewer_language(self.scope)
         self.subscriptions: dict[str, Subscription] = {}
         self.last_typing: dict[str, float] = {}
         user = self.scope.get("user")

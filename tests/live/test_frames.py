@@ -129,3 +129,65 @@ async def test_a_non_participant_cannot_subscribe_or_act(people, ws, thread):
     await alice.event("message.added")
     await carol.nothing(1.5)
     assert not any("private" in json.dumps(f) for f in carol.frames)
+
+
+@pytest.mark.parametrize(
+    ("accept_language", "language_cookie", "expected"),
+    [
+        (b"nl-NL,nl;q=0.9,en;q=0.5", None, "Het frame is geen geldige JSON."),
+        (b"fr, de", None, "The frame is not valid JSON."),
+        # The language switcher's cookie wins over the browser's preference, as on pages.
+        (b"en", "nl", "Het frame is geen geldige JSON."),
+    ],
+)
+async def test_frames_speak_the_pages_language(
+    people, live_site, accept_language, language_cookie, expected
+):
+    from tests.live.conftest import session_cookie
+
+    cookie = await run(session_cookie, people.alice)
+    if language_cookie:
+        cookie += f"; django_language={language_cookie}"
+    communicator = WebsocketCommunicator(
+        application,
+        "/ws/chat/",
+        headers=[
+            (b"origin", ORIGIN),
+            (b"cookie", cookie.encode()),
+            (b"accept-language", accept_language),
+        ],
+    )
+    connected, _ = await communicator.connect()
+    assert connected
+    await communicator.send_to(text_data="not json")
+    assert json.loads(await communicator.receive_from(timeout=5)) == {
+        "type": "error",
+        "error": expected,
+    }
+    await communicator.disconnect()
+
+
+async def test_system_messages_arrive_in_the_viewers_language(people, live_site, thread):
+    from chat.actions.threads import access_thread, do_update_topic
+    from tests.live.conftest import Socket, session_cookie
+
+    cookie = await run(session_cookie, people.bob)
+    communicator = WebsocketCommunicator(
+        application,
+        "/ws/chat/",
+        headers=[(b"origin", ORIGIN), (b"cookie", cookie.encode()), (b"accept-language", b"nl")],
+    )
+    connected, _ = await communicator.connect()
+    assert connected
+    bob = Socket(communicator)
+    try:
+        await bob.subscribe(thread)
+        access = await run(access_thread, people.alice, thread)
+        await run(do_update_topic, access, "Weekend")
+        while True:  # bounded: next() fails after its wait
+            event = await bob.next("event")
+            if event["kind"] == "message.added" and "Weekend" in event["data"]["html"]:
+                break
+        assert "Alice wijzigde het onderwerp in" in event["data"]["html"]
+    finally:
+        await bob.close()
