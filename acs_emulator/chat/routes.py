@@ -182,7 +182,7 @@ class ChatRoutes:
             _thread_id(request),
             _caller(request),
             max_page_size=_page_size(request),
-            skip=query_int(request, "skip", default=0, minimum=0, maximum=MAX_SKIP),
+            skip=_skip(request),
         )
         items = [render.participant(p) for p in page.items]
         return page_response(request, items, page.next_state, opaque=False)
@@ -223,10 +223,15 @@ class ChatRoutes:
             _thread_id(request),
             _caller(request),
             max_page_size=_page_size(request),
-            skip=query_int(request, "skip", default=0, minimum=0, maximum=MAX_SKIP),
+            skip=_skip(request),
         )
         items = [render.read_receipt(r) for r in page.items]
         return page_response(request, items, page.next_state, opaque=False)
+
+
+def _skip(request: web.Request) -> int:
+    """The ``skip`` of participant and read-receipt paging (ACS's own nextLinks carry it)."""
+    return query_int(request, "skip", default=0, minimum=0, maximum=MAX_SKIP)
 
 
 def _caller(request: web.Request) -> str | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -189,12 +189,26 @@ async def ws(live_site: Any) -> AsyncIterator[Callable[..., Any]]:
 
     opened: list[Socket] = []
 
-    async def connect(user: Any, origin: bytes = ORIGIN) -> Socket:
+    async def connect(
+        user: Any,
+        origin: bytes = ORIGIN,
+        *,
+        cookies: str = "",
+        headers: Sequence[tuple[bytes, bytes]] = (),
+    ) -> Socket:
+        """Sign in as ``user``; ``cookies`` are added to the session cookie (``"a=1; b=2"``)."""
         cookie = await database_sync_to_async(session_cookie)(user)
+        if cookies:
+            cookie = f"{cookie}; {cookies}"
         communicator = WebsocketCommunicator(
             application,
             "/ws/chat/",
-            headers=[(b"origin", origin), (b"cookie", cookie.encode()), (b"host", b"127.0.0.1")],
+            headers=[
+                (b"origin", origin),
+                (b"cookie", cookie.encode()),
+                (b"host", b"127.0.0.1"),
+                *headers,
+            ],
         )
         connected, _ = await communicator.connect()
         assert connected

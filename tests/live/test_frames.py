@@ -141,53 +141,26 @@ async def test_a_non_participant_cannot_subscribe_or_act(people, ws, thread):
     ],
 )
 async def test_frames_speak_the_pages_language(
-    people, live_site, accept_language, language_cookie, expected
+    people, ws, accept_language, language_cookie, expected
 ):
-    from tests.live.conftest import session_cookie
-
-    cookie = await run(session_cookie, people.alice)
-    if language_cookie:
-        cookie += f"; django_language={language_cookie}"
-    communicator = WebsocketCommunicator(
-        application,
-        "/ws/chat/",
-        headers=[
-            (b"origin", ORIGIN),
-            (b"cookie", cookie.encode()),
-            (b"accept-language", accept_language),
-        ],
+    alice = await ws(
+        people.alice,
+        cookies=f"django_language={language_cookie}" if language_cookie else "",
+        headers=[(b"accept-language", accept_language)],
     )
-    connected, _ = await communicator.connect()
-    assert connected
-    await communicator.send_to(text_data="not json")
-    assert json.loads(await communicator.receive_from(timeout=5)) == {
-        "type": "error",
-        "error": expected,
-    }
-    await communicator.disconnect()
+    await alice.send_text("not json")
+    assert await alice.next("error") == {"type": "error", "error": expected}
 
 
-async def test_system_messages_arrive_in_the_viewers_language(people, live_site, thread):
+async def test_system_messages_arrive_in_the_viewers_language(people, ws, thread):
     from chat.actions.threads import access_thread, do_update_topic
-    from tests.live.conftest import Socket, session_cookie
 
-    cookie = await run(session_cookie, people.bob)
-    communicator = WebsocketCommunicator(
-        application,
-        "/ws/chat/",
-        headers=[(b"origin", ORIGIN), (b"cookie", cookie.encode()), (b"accept-language", b"nl")],
-    )
-    connected, _ = await communicator.connect()
-    assert connected
-    bob = Socket(communicator)
-    try:
-        await bob.subscribe(thread)
-        access = await run(access_thread, people.alice, thread)
-        await run(do_update_topic, access, "Weekend")
-        while True:  # bounded: next() fails after its wait
-            event = await bob.next("event")
-            if event["kind"] == "message.added" and "Weekend" in event["data"]["html"]:
-                break
-        assert "Alice wijzigde het onderwerp in" in event["data"]["html"]
-    finally:
-        await bob.close()
+    bob = await ws(people.bob, headers=[(b"accept-language", b"nl")])
+    await bob.subscribe(thread)
+    access = await run(access_thread, people.alice, thread)
+    await run(do_update_topic, access, "Weekend")
+    while True:  # bounded: next() fails after its wait
+        event = await bob.next("event")
+        if event["kind"] == "message.added" and "Weekend" in event["data"]["html"]:
+            break
+    assert "Alice wijzigde het onderwerp in" in event["data"]["html"]
