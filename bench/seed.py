@@ -102,9 +102,9 @@ def sessions(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def events(payload: dict[str, Any]) -> dict[str, Any]:
-    from chat.live import Viewer, render_event
     from chat.models import RelayThread
     from chat.relay.api import events_after
+    from chat.relay.render import Viewer, neutral, visible_to
     from tokens.models import AcsIdentity
 
     thread_id = payload["thread"]
@@ -118,7 +118,7 @@ def events(payload: dict[str, Any]) -> dict[str, Any]:
             {
                 "cursor": e.cursor,
                 "kind": e.kind,
-                "shown": render_event(thread_id, e.kind, e.data, viewer) is not None,
+                "shown": visible_to(e, viewer) and neutral(e) is not None,
             }
             for e in logged
         ],

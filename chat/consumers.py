@@ -13,26 +13,35 @@ client → server
 server → client
     subscribed {thread, cursor}; event {thread, cursor, kind, data}; typing {thread, user, name};
     resync {thread} (reload the thread); removed {thread} (access lost, nothing follows);
+    deleted {thread} (the conversation was deleted, nothing follows);
     ack {request, ok: true, result} | ack {request, ok: false, error, status}; error {error}.
+    A subscribe's result is {thread, cursor}, or {thread, ended: true} when a removed/deleted
+    frame ended it, or {thread, deleted: true}.
+close codes
+    4401: the session is gone (signed out, password changed elsewhere, deactivated, expired):
+    sign in again. 1009: a frame over the server's limit (1 MiB): reconnect.
 
-Exactly once, in order: the relay numbers each thread's events with a cursor and keeps them in
-a log. A subscription joins the thread's group *first*, then replays the log after the page's
-cursor, so nothing falls between the two; afterwards live events at or below the last cursor
-sent are dropped (already sent) and a jump past it is filled from the log (the channel layer
-delivers at most once and may drop). Every event passes the viewer's filter on the way out.
+Event kinds and their data are listed in ``chat.relay.events``; what a viewer is sent of them
+in ``chat.relay.render``. Bad frames (not JSON, too deep, wrong types, text that is not valid
+Unicode, NUL characters) get an error or a failed ack, and the socket keeps working. Statuses
+in failed acks follow HTTP: 400 bad frame, 403/404 refused, 409 the same send is still in
+progress, 503 busy or ACS unavailable (try again; a send with a client id is never doubled).
 
-Actions run the same `chat.actions` functions as the pages, with the user's own token.
+Actions run the same checks as the pages, with the user's own token, in order per connection
+but beside the live events (a slow send does not hold up what the page is shown). The work
+lives in ``chat.relay.subscription`` (subscribe, replay, delivery) and ``chat.actions.live``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.http import Http404
@@ -40,55 +49,43 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation.trans_real import parse_accept_lang_header
 
-from chat.actions import ActionError, ChatUnavailable, publish
-from chat.actions.messages import (
-    MESSAGE_MAX_LENGTH,
-    access_own_message,
-    do_delete_message,
-    do_edit_message,
-    do_send_message,
-    do_send_read_receipt,
-    do_send_typing,
-)
-from chat.actions.participants import fetch_participants, history_start
-from chat.actions.threads import EPOCH, ThreadAccess, access_thread
-from chat.live import PARTICIPANT_KINDS, Viewer, participants_in, render_event
-from chat.relay import api as relay_api
-from chat.relay.relay import get_relay
-from tokens.services import AcsError
+from chat import gateway, sessions
+from chat.actions import ActionError, ChatUnavailable, acs_call, check_text
+from chat.actions import live as actions
+from chat.actions.messages import MESSAGE_MAX_LENGTH
+from chat.db import run_db
+from chat.people import raw_id_of
+from chat.relay.subscription import SubscribeRefused, Subscriptions
+from chat.types import history_start
 
 logger = logging.getLogger(__name__)
 
 # A frame carries at most one message; JSON may escape each character as six (\uXXXX).
 MAX_FRAME_CHARS = 6 * MESSAGE_MAX_LENGTH + 4096
-# Threads one connection may follow at once (a page has one open; a few tabs' worth is plenty).
-MAX_SUBSCRIPTIONS = 20
 MAX_REQUEST_ID = 64
 # ACS allows 5 typing notifications per user and thread per 10 s; pages send one per 8 s, and
 # anything faster is dropped here rather than turned into 429s.
 TYPING_MIN_INTERVAL = 3.0
-# Closed with this code, a page stops reconnecting and asks the user to sign in again.
-CLOSE_UNAUTHENTICATED = 4401
+# Actions waiting their turn on one connection; beyond this a frame is refused as busy.
+MAX_QUEUED_ACTIONS = 32
+# An action that has not finished in this long is answered "busy, try again".
+ACTION_TIMEOUT = 15.0
+# Past this many actions in progress in the process, typing and read receipts are shed (they
+# are worth least and come back on their own) so that messages keep going through.
+SHED_AT = 200
+SHEDDABLE = ("typing", "read")
+CLOSE_SIGNED_OUT = sessions.CLOSE_SIGNED_OUT
 
 
 class FrameError(Exception):
     """A frame the protocol does not allow; the message says what is wrong."""
 
 
-@dataclass
-class Subscription:
-    thread_id: str
-    group: str
-    access: ThreadAccess
-    viewer: Viewer
-    cursor: int  # the last cursor sent to (or deliberately skipped for) this connection
+class _Busy(Exception):
+    """Refused for load: the page may try again."""
 
 
-def _access_with_start(user: Any, thread_id: str) -> tuple[ThreadAccess, Any]:
-    access = access_thread(user, thread_id)
-    participants = fetch_participants(access)
-    publish.members_seen(thread_id, participants)
-    return access, history_start(participants, access.me)
+_in_progress = 0  # actions in progress in this process (all connections)
 
 
 def viewer_language(scope: dict) -> str:
@@ -106,6 +103,20 @@ def viewer_language(scope: dict) -> str:
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
+    subs: Subscriptions | None = None
+    _worker: asyncio.Task[None] | None = None
+    _expiry: asyncio.Task[None] | None = None
+    _groups_joined: tuple[str, ...] = ()
+    _gone = False
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        # However the connection ends (closed, cancelled, or a failure in a handler), its
+        # subscriptions are released, so a thread nobody follows has no poller.
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._release()
+
     async def dispatch(self, message: dict) -> None:
         # Frames, acks and rendered events (system messages in words) speak the page's language.
         language = getattr(self, "language", None) or viewer_language(self.scope)
@@ -114,20 +125,87 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self) -> None:
         self.language = viewer_language(self.scope)
-        self.subscriptions: dict[str, Subscription] = {}
         self.last_typing: dict[str, float] = {}
         user = self.scope.get("user")
         await self.accept()
         if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+            await self._sign_out()
+            return
+        self.user = user
+        self.session_key = getattr(self.scope.get("session"), "session_key", None)
+        self.checked_at = time.monotonic()
+        self.me = await run_db(raw_id_of, user)
+        self.subs = Subscriptions(
+            me=self.me,
+            channel_name=self.channel_name,
+            layer=self.channel_layer,
+            send=self.send_json,
+            read_members=lambda thread_id: gateway.athread(user, thread_id).list_participants(),
+        )
+        self._groups_joined = (sessions.user_group(user.pk),) + (
+            (sessions.session_group(self.session_key),) if self.session_key else ()
+        )
+        for group in self._groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        self.queue: asyncio.Queue[tuple[Any, Any]] = asyncio.Queue(MAX_QUEUED_ACTIONS)
+        self._worker = asyncio.create_task(self._work(), name="chat actions")
+        self._expiry = asyncio.create_task(self._watch_expiry(), name="session expiry")
 
     async def disconnect(self, code: int) -> None:
-        for thread_id in list(getattr(self, "subscriptions", {})):
-            await self._unsubscribe(thread_id)
+        await self._release()
+
+    async def _release(self) -> None:
+        self._gone = True
+        for task in (self._worker, self._expiry):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+        self._worker = self._expiry = None
+        groups, self._groups_joined = self._groups_joined, ()
+        for group in groups:
+            with contextlib.suppress(Exception):
+                await self.channel_layer.group_discard(group, self.channel_name)
+        if self.subs is not None:
+            subs, self.subs = self.subs, None
+            await subs.close()
+
+    # --- The session ---------------------------------------------------------------------------
+
+    async def _sign_out(self) -> None:
+        self._gone = True
+        await self.close(code=CLOSE_SIGNED_OUT)
+
+    async def _still_signed_in(self) -> bool:
+        self.checked_at = time.monotonic()
+        user_id = await run_db(sessions.signed_in_user_id, self.session_key)
+        return user_id is not None and user_id == self.user.pk
+
+    async def session_ended(self, message: dict) -> None:
+        """The socket's session was signed out (group message ``session.ended``)."""
+        await self._sign_out()
+
+    async def session_check(self, message: dict) -> None:
+        """The user's credentials changed (group message ``session.check``)."""
+        if not await self._still_signed_in():
+            await self._sign_out()
+
+    async def _watch_expiry(self) -> None:
+        while True:
+            left = await run_db(sessions.expiry_seconds, self.session_key)
+            if left is None or left <= 0:
+                await self._sign_out()
+                return
+            await asyncio.sleep(left + 1)
+            if not await self._still_signed_in():
+                await self._sign_out()
+                return
 
     # --- Frames in -------------------------------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self._gone:
+            return
         if text_data is None:
             await self._error(_("Frames must be JSON text."))
             return
@@ -136,7 +214,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             frame = json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):
             await self._error(_("The frame is not valid JSON."))
             return
         await self.receive_json(frame)
@@ -148,31 +226,56 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 raise FrameError(_("A frame must be a JSON object."))
             request = _request_id(content)
             action = content.get("action")
-            handler = ACTIONS.get(action) if isinstance(action, str) else None
-            if handler is None:
+            if not isinstance(action, str) or action not in ACTIONS:
                 raise FrameError(_("Unknown action."))
-            thread_id = _text(content, "thread")
-            result = await handler(self, thread_id, content)
+            if action in SHEDDABLE and _in_progress >= SHED_AT:
+                raise _Busy
+            self.queue.put_nowait((request, content))
         except FrameError as error:
             await self._fail(request, str(error), 400)
+        except (_Busy, asyncio.QueueFull):
+            await self._fail(request, _("Kwebbel is busy. Try again in a moment."), 503)
+
+    async def _work(self) -> None:
+        """Run the connection's actions one after the other (a page's sends stay in order)."""
+        while True:
+            request, frame = await self.queue.get()
+            with translation.override(self.language):
+                await self._act(request, frame)
+
+    async def _act(self, request: Any, frame: dict) -> None:
+        global _in_progress
+        due = time.monotonic() - self.checked_at > sessions.RECHECK_EVERY
+        if due and not await self._still_signed_in():
+            await self._sign_out()
             return
+        if self._gone:
+            return
+        _in_progress += 1
+        try:
+            handler = ACTIONS[frame["action"]]
+            async with asyncio.timeout(ACTION_TIMEOUT):
+                result = await handler(self, _text(frame, "thread"), frame)
+        except FrameError as error:
+            await self._fail(request, str(error), 400)
         except Http404 as error:
             await self._fail(request, str(error) or _("No such conversation."), 404)
-            return
-        except ActionError as error:
+        except (ActionError, SubscribeRefused) as error:
             await self._fail(request, error.message, error.status)
-            return
-        except (ChatUnavailable, AcsError):
-            logger.warning("chat service unavailable", exc_info=True)
+        except (ChatUnavailable, gateway.GatewayError, TimeoutError):
+            logger.warning("chat service unavailable or slow", exc_info=True)
             await self._fail(request, _("The chat service did not answer. Try again."), 503)
-            return
         except Exception:
             # One failed action must not close a connection that carries every open thread.
             logger.exception("websocket action failed")
             await self._fail(request, _("Something went wrong. Try again."), 500)
-            return
-        if request is not None:
-            await self.send_json({"type": "ack", "request": request, "ok": True, "result": result})
+        else:
+            if request is not None:
+                await self.send_json(
+                    {"type": "ack", "request": request, "ok": True, "result": result}
+                )
+        finally:
+            _in_progress -= 1
 
     async def _error(self, message: str) -> None:
         await self.send_json({"type": "error", "error": message})
@@ -187,48 +290,31 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     # --- Actions ---------------------------------------------------------------------------------
 
-    async def _access(self, thread_id: str) -> ThreadAccess:
-        """The subscription's access check, else a fresh one (GetChatThreadProperties)."""
-        sub = self.subscriptions.get(thread_id)
-        if sub is not None:
-            return sub.access
-        return await database_sync_to_async(access_thread)(self.scope["user"], thread_id)
+    def _access(self, thread_id: str) -> actions.LiveAccess:
+        sub = self.subs.get(thread_id) if self.subs else None
+        start = sub.viewer.history_start if sub else None
+        return actions.live_access(self.user, self.me, thread_id, start)
+
+    async def _access_with_start(self, thread_id: str) -> actions.LiveAccess:
+        """As `_access`, with the history start read from ACS when the thread is not followed."""
+        access = self._access(thread_id)
+        if self.subs and self.subs.get(thread_id):
+            return access
+        with acs_call(not_found_is_404=True):
+            participants = await access.thread.list_participants()
+        return actions.live_access(
+            self.user, self.me, thread_id, history_start(participants, self.me)
+        )
 
     async def action_subscribe(self, thread_id: str, frame: dict) -> dict:
         cursor = frame.get("cursor")
         if cursor is not None and (type(cursor) is not int or cursor < 0):
             raise FrameError(_("The cursor must be a whole number or null."))
-        if thread_id in self.subscriptions:
-            # Already following it: nothing to replay, the page just learns where it stands.
-            current = self.subscriptions[thread_id].cursor
-            await self.send_json({"type": "subscribed", "thread": thread_id, "cursor": current})
-            return {"thread": thread_id, "cursor": current}
-        if len(self.subscriptions) >= MAX_SUBSCRIPTIONS:
-            raise FrameError(_("Too many conversations open on one connection."))
-        access, start = await database_sync_to_async(_access_with_start)(
-            self.scope["user"], thread_id
-        )
-        group = relay_api.group_name(thread_id)
-        # Join first, then read the log: an event appended in between arrives twice at most
-        # (once replayed, once live) and the cursor check drops the second.
-        await self.channel_layer.group_add(group, self.channel_name)
-        await get_relay().watch(thread_id)
-        sub = Subscription(thread_id, group, access, Viewer(access.me, start), cursor=0)
-        self.subscriptions[thread_id] = sub
-        if cursor is None:
-            sub.cursor = await database_sync_to_async(relay_api.current_cursor)(thread_id)
-        else:
-            sub.cursor = cursor
-            missed = await database_sync_to_async(relay_api.events_after)(thread_id, cursor)
-            if missed is None:
-                await self._resync(sub)
-            elif not await self._deliver(sub, missed):
-                return {"thread": thread_id, "removed": True}
-        await self.send_json({"type": "subscribed", "thread": thread_id, "cursor": sub.cursor})
-        return {"thread": thread_id, "cursor": sub.cursor}
+        self._access(thread_id)  # refuses what cannot be a thread id
+        return await self.subs.subscribe(thread_id, cursor)
 
     async def action_unsubscribe(self, thread_id: str, frame: dict) -> dict:
-        await self._unsubscribe(thread_id)
+        await self.subs.unsubscribe(thread_id)
         return {"thread": thread_id}
 
     async def action_send(self, thread_id: str, frame: dict) -> dict:
@@ -240,30 +326,22 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         client_id = frame.get("clientId")
         if client_id is not None and not isinstance(client_id, str):
             raise FrameError(_("Invalid client id."))
-        access = await self._access(thread_id)
-        message_id = await database_sync_to_async(do_send_message)(access, content, kind, client_id)
+        message_id = await actions.do_send_message(
+            self._access(thread_id), content, kind, client_id
+        )
         return {"id": message_id, "clientId": client_id}
 
     async def action_edit(self, thread_id: str, frame: dict) -> dict:
         _require_request(frame)
         message_id = _text(frame, "message")
         content = _text(frame, "content", limit=MESSAGE_MAX_LENGTH)
-
-        def edit(access: ThreadAccess) -> None:
-            start = self._start(access)
-            do_edit_message(access, access_own_message(access, message_id, start), content)
-
-        await database_sync_to_async(edit)(await self._access(thread_id))
+        await actions.do_edit_message(await self._access_with_start(thread_id), message_id, content)
         return {"id": message_id}
 
     async def action_delete(self, thread_id: str, frame: dict) -> dict:
         _require_request(frame)
         message_id = _text(frame, "message")
-
-        def delete(access: ThreadAccess) -> None:
-            do_delete_message(access, access_own_message(access, message_id, self._start(access)))
-
-        await database_sync_to_async(delete)(await self._access(thread_id))
+        await actions.do_delete_message(await self._access_with_start(thread_id), message_id)
         return {"id": message_id}
 
     async def action_typing(self, thread_id: str, frame: dict) -> dict:
@@ -271,112 +349,38 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if now - self.last_typing.get(thread_id, -TYPING_MIN_INTERVAL) < TYPING_MIN_INTERVAL:
             return {"sent": False}
         self.last_typing[thread_id] = now
-        await database_sync_to_async(do_send_typing)(await self._access(thread_id))
+        await actions.do_send_typing(self._access(thread_id), self.channel_layer)
         return {"sent": True}
 
     async def action_read(self, thread_id: str, frame: dict) -> dict:
         message_id = _text(frame, "message")
-        await database_sync_to_async(do_send_read_receipt)(
-            await self._access(thread_id), message_id
-        )
+        await actions.do_send_read_receipt(self._access(thread_id), message_id)
         return {"id": message_id}
-
-    def _start(self, access: ThreadAccess) -> Any:
-        sub = self.subscriptions.get(access.thread_id)
-        if sub is not None:
-            return sub.viewer.history_start
-        return history_start(fetch_participants(access), access.me)
 
     # --- Events out ------------------------------------------------------------------------------
 
     async def relay_event(self, message: dict) -> None:
         """A live event from the relay (group message `relay.event`)."""
-        sub = self.subscriptions.get(message.get("thread"))
-        if sub is None:
-            return
-        cursor = message["cursor"]
-        if cursor <= sub.cursor:
-            return  # already sent (replayed, or delivered twice)
-        if cursor == sub.cursor + 1 and message.get("event"):
-            events = [message["event"]]
-        else:
-            # The layer dropped something (or the message is a bare notice): read the log.
-            events = await database_sync_to_async(relay_api.events_after)(sub.thread_id, sub.cursor)
-            if events is None:
-                await self._resync(sub)
-                return
-        await self._deliver(sub, events)
+        if self.subs is not None and not self._gone:
+            await self._deliver(self.subs.relay_event(message), message)
 
     async def relay_typing(self, message: dict) -> None:
         """Someone is typing (group message `relay.typing`; not logged, no cursor of its own)."""
-        sub = self.subscriptions.get(message.get("thread"))
-        if sub is None or message.get("user") == sub.viewer.raw_id:
-            return
-        await self.send_json(
-            {
-                "type": "typing",
-                "thread": sub.thread_id,
-                "user": message.get("user"),
-                "name": message.get("name") or "",
-            }
-        )
+        if self.subs is not None and not self._gone:
+            await self.subs.relay_typing(message)
 
-    async def _deliver(self, sub: Subscription, events: list) -> bool:
-        """Send the events past the subscription's cursor, in order, through the viewer's
-        filter; False when the viewer turned out to be removed (the subscription is gone)."""
-        for event in events:
-            event = _as_dict(event)
-            cursor = event["cursor"]
-            if cursor <= sub.cursor:
-                continue
-            kind, data = event["kind"], event.get("data") or {}
-            if kind in PARTICIPANT_KINDS and await self._apply_membership(sub, kind, data):
-                await self.send_json({"type": "removed", "thread": sub.thread_id})
-                await self._unsubscribe(sub.thread_id)
-                return False
-            shown = await database_sync_to_async(render_event)(
-                sub.thread_id, kind, data, sub.viewer
-            )
-            sub.cursor = cursor
-            if shown is None:
-                continue  # nothing for this viewer; the cursor still moves on
-            await self.send_json(
-                {
-                    "type": "event",
-                    "thread": sub.thread_id,
-                    "cursor": cursor,
-                    "kind": kind,
-                    "data": shown,
-                }
-            )
-        return True
-
-    async def _apply_membership(self, sub: Subscription, kind: str, data: dict) -> bool:
-        """Follow the viewer's own membership; True when they are no longer a participant."""
-        if sub.viewer.raw_id not in {raw for raw, _sht in participants_in(data)}:
-            return False
-        # Added again (maybe with another history start), or removed: the relay's current view
-        # decides, since the log may already hold a later change that undoes this one.
-        is_member, sht = await database_sync_to_async(relay_api.member_view)(
-            sub.thread_id, sub.viewer.raw_id
-        )
-        if is_member:
-            sub.viewer.history_start = _history_from(sht)
-        return not is_member
-
-    async def _resync(self, sub: Subscription) -> None:
-        sub.cursor = await database_sync_to_async(relay_api.current_cursor)(sub.thread_id)
-        await self.send_json({"type": "resync", "thread": sub.thread_id})
-
-    async def _unsubscribe(self, thread_id: str) -> None:
-        sub = self.subscriptions.pop(thread_id, None)
-        if sub is None:
-            return
-        await self.channel_layer.group_discard(sub.group, self.channel_name)
-        await get_relay().unwatch(thread_id)
+    async def _deliver(self, delivery: Awaitable[None], message: dict) -> None:
+        try:
+            await delivery
+        except Exception:
+            # The page can always catch up from its cursor; a reload is the safe way back.
+            logger.exception("relay: delivery to a socket failed")
+            with contextlib.suppress(Exception):
+                await self.send_json({"type": "resync", "thread": message.get("thread")})
 
 
-ACTIONS = {
+Action = Callable[[ChatConsumer, str, dict], Awaitable[dict]]
+ACTIONS: dict[str, Action] = {
     "subscribe": ChatConsumer.action_subscribe,
     "unsubscribe": ChatConsumer.action_unsubscribe,
     "send": ChatConsumer.action_send,
@@ -385,17 +389,6 @@ ACTIONS = {
     "typing": ChatConsumer.action_typing,
     "read": ChatConsumer.action_read,
 }
-
-
-def _history_from(sht: Any) -> Any:
-    return None if sht is None or sht <= EPOCH else sht
-
-
-def _as_dict(event: Any) -> dict:
-    """A log entry as a dict (the log may hand out dataclasses)."""
-    if isinstance(event, dict):
-        return event
-    return {"cursor": event.cursor, "kind": event.kind, "data": event.data}
 
 
 def _request_id(frame: dict) -> Any:
@@ -423,4 +416,8 @@ def _text(frame: dict, key: str, *, limit: int = 300) -> str:
             _("The field %(field)s is longer than %(max)d characters.")
             % {"field": key, "max": limit}
         )
+    try:
+        check_text(value, key)
+    except ActionError as error:
+        raise FrameError(error.message) from error
     return value

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from datetime import datetime
 
 from django import forms
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils.translation import gettext_lazy as _
 
-from chat.actions.messages import HTML, MESSAGE_MAX_LENGTH, TEXT
+from chat.actions import ActionError
+from chat.actions.messages import MESSAGE_MAX_LENGTH
 from chat.actions.participants import (
     HISTORY_ALL,
     HISTORY_NONE,
     HISTORY_SINCE,
+    check_history_since,
     share_history_time_for,
 )
 from chat.actions.threads import TOPIC_MAX_LENGTH, ParticipantChoice
 from chat.people import display_name
+from chat.types import HTML, TEXT
 
 HISTORY_CHOICES = [
     (HISTORY_NONE, _("From now on")),
@@ -35,6 +39,10 @@ class ParticipantPickerForm(forms.Form):
 
     Fields are `pick_<pk>`, `history_<pk>` and `since_<pk>`, so the form works without
     JavaScript; the script only hides the date field unless "from a date" is chosen.
+
+    ``thread_created_on`` is when the thread began: a "from a date" before it, or in the
+    future, is refused. A thread still to be created has no history to choose from, so the
+    choice is then only between all of it and from now on (``allow_since=False``).
     """
 
     def __init__(
@@ -42,26 +50,32 @@ class ParticipantPickerForm(forms.Form):
         *args: object,
         users: Iterable[AbstractBaseUser],
         default_history: str = HISTORY_NONE,
+        thread_created_on: datetime | None = None,
+        allow_since: bool = True,
         **kwargs: object,
     ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.users = list(users)
+        self.thread_created_on = thread_created_on
+        self.allow_since = allow_since
+        choices = HISTORY_CHOICES if allow_since else HISTORY_CHOICES[:2]
         for user in self.users:
             self.fields[f"pick_{user.pk}"] = forms.BooleanField(
                 label=display_name(user), required=False
             )
             self.fields[f"history_{user.pk}"] = forms.ChoiceField(
                 label=_("History for %(name)s") % {"name": display_name(user)},
-                choices=HISTORY_CHOICES,
+                choices=choices,
                 initial=default_history,
                 required=False,
             )
-            self.fields[f"since_{user.pk}"] = forms.DateTimeField(
-                label=_("History from"),
-                required=False,
-                widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-                input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
-            )
+            if allow_since:
+                self.fields[f"since_{user.pk}"] = forms.DateTimeField(
+                    label=_("History from"),
+                    required=False,
+                    widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+                    input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
+                )
 
     def rows(self) -> list[dict[str, object]]:
         """Bound fields per user, for the template."""
@@ -71,7 +85,7 @@ class ParticipantPickerForm(forms.Form):
                 "name": display_name(user),
                 "pick": self[f"pick_{user.pk}"],
                 "history": self[f"history_{user.pk}"],
-                "since": self[f"since_{user.pk}"],
+                "since": self[f"since_{user.pk}"] if self.allow_since else None,
             }
             for user in self.users
         ]
@@ -80,13 +94,20 @@ class ParticipantPickerForm(forms.Form):
         cleaned = super().clean() or {}
         for user in self.users:
             if (
-                cleaned.get(f"pick_{user.pk}")
-                and cleaned.get(f"history_{user.pk}") == HISTORY_SINCE
-                and not cleaned.get(f"since_{user.pk}")
+                not cleaned.get(f"pick_{user.pk}")
+                or cleaned.get(f"history_{user.pk}") != HISTORY_SINCE
             ):
+                continue
+            since = cleaned.get(f"since_{user.pk}")
+            if not since:
                 self.add_error(
                     f"since_{user.pk}", _("Choose the date and time history starts from.")
                 )
+                continue
+            try:
+                check_history_since(since, self.thread_created_on)
+            except ActionError as error:
+                self.add_error(f"since_{user.pk}", error.message)
         return cleaned
 
     def choices(self) -> list[ParticipantChoice]:
@@ -121,7 +142,6 @@ class MessageForm(forms.Form):
         initial=TEXT,
         required=False,
     )
-    client_id = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
 
 
 class EditMessageForm(forms.Form):
@@ -135,7 +155,3 @@ class EditMessageForm(forms.Form):
 
 class RemoveParticipantForm(forms.Form):
     raw_id = forms.CharField(max_length=300, widget=forms.HiddenInput)
-
-
-class ReadReceiptForm(forms.Form):
-    message_id = forms.RegexField(regex=r"^[0-9]{1,20}$")

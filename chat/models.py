@@ -2,9 +2,32 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+
+class PortableJSONField(models.TextField):
+    """JSON kept as text with every non-ASCII character escaped (``\\u0000``, ``\\ud800``).
+
+    The relay stores whatever ACS accepts, written by anyone with a token. PostgreSQL's
+    ``jsonb`` refuses ``\\u0000`` and its ``text`` refuses NUL bytes, and a lone surrogate is
+    not UTF-8 at all: escaped JSON text holds all three, on SQLite and PostgreSQL alike.
+    """
+
+    def from_db_value(self, value: str | None, expression: Any, connection: Any) -> Any:
+        return None if value is None else json.loads(value)
+
+    def get_prep_value(self, value: Any) -> str | None:
+        if value is None:
+            return None
+        return json.dumps(value, ensure_ascii=True, separators=(",", ":"), sort_keys=True)
+
+    def to_python(self, value: Any) -> Any:
+        return value
 
 
 class ThreadRecord(models.Model):
@@ -27,6 +50,9 @@ class ThreadRecord(models.Model):
     )
     created_on = models.DateTimeField(_("created"), auto_now_add=True)
     deleted_on = models.DateTimeField(_("deleted"), null=True, blank=True)
+    # Set when the relay found Kwebbel's service identity no longer in the thread (removed
+    # straight through ACS): staff pages and live updates of outside changes stop working.
+    service_removed_on = models.DateTimeField(_("service identity removed"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("chat thread")
@@ -55,11 +81,22 @@ class RelayThread(models.Model):
     # Unknown messages created before this are history the page loads itself, not news.
     tracked_since = models.DateTimeField()
     # {raw_id: share_history_time ISO or None}; None until first read in full.
-    members = models.JSONField(null=True, blank=True)
+    members = PortableJSONField(null=True, blank=True)
     # None: not known yet, which differs from any topic, even an empty one.
-    topic = models.TextField(null=True, blank=True)  # noqa: DJ001
+    topic = PortableJSONField(null=True, blank=True)
+    # How the topic and members above came about (see chat.relay.observe): the sequence id of
+    # the last topicUpdated system message applied, the last participant system message
+    # applied to each person ({raw_id: sequence id}), and a count of membership changes.
+    topic_seq = models.BigIntegerField(null=True, blank=True)
+    member_seqs = PortableJSONField(default=dict, blank=True)
+    members_version = models.PositiveBigIntegerField(default=0)
     # {raw_id: latest read message id}
-    receipts = models.JSONField(default=dict, blank=True)
+    receipts = PortableJSONField(default=dict, blank=True)
+    # When a poller last finished a round: while recent, the members above are current.
+    polled_at = models.DateTimeField(null=True, blank=True)
+    # The thread was deleted (nothing follows), or the service identity can no longer read it.
+    deleted_on = models.DateTimeField(null=True, blank=True)
+    service_removed_on = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.chat_thread_id} @ {self.last_cursor}"
@@ -71,7 +108,9 @@ class RelayEvent(models.Model):
     chat_thread_id = models.CharField(max_length=200)
     cursor = models.BigIntegerField()
     kind = models.CharField(max_length=40)
-    data = models.JSONField()
+    data = PortableJSONField()
+    # When the change happened (see chat.relay.events); None for events logged before it was kept.
+    at = models.DateTimeField(null=True, blank=True)
     created_on = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -17,52 +17,45 @@ from django.utils.html import escape
 from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
 
-from chat.actions.messages import CLIENT_ID_KEY, HTML, TEXT, message_type, sender_id
+from chat.actions.messages import CLIENT_ID_KEY
 from chat.people import Person
 from chat.sanitize import clean_html, text_to_html
-
-SYSTEM_TYPES = ("participantAdded", "participantRemoved", "topicUpdated")
+from chat.types import (
+    HTML,
+    MEMBER_TYPES,
+    PARTICIPANT_ADDED,
+    SYSTEM_TYPES,
+    TOPIC_UPDATED,
+    USER_TYPES,
+    Message,
+)
 
 
 def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def people_in_message(message: Any) -> set[str]:
-    """Raw ids a message refers to: its sender, initiator and listed participants."""
-    ids = {sender_id(message)}
-    content = message.content
-    if content is not None:
-        ids.add(getattr(content.initiator, "raw_id", None))
-        for p in content.participants or []:
-            ids.add(p.identifier.raw_id)
-    return {i for i in ids if i}
-
-
-def system_text(message: Any, people: dict[str, Person], hidden: set[str]) -> str | None:
+def system_text(message: Message, people: dict[str, Person], hidden: set[str]) -> str | None:
     """A system message in words ("alice added carol"), or None when nothing is worth saying."""
-    content = message.content
-    kind = message_type(message)
-    initiator_id = getattr(content.initiator, "raw_id", None) if content else None
+    initiator_id = message.initiator_id
     initiator = people[initiator_id].name if initiator_id in people else None
-    if kind == "topicUpdated":
-        topic = content.topic or ""
+    if message.type == TOPIC_UPDATED:
+        topic = message.topic or ""
         if initiator and initiator_id not in hidden:
             return _("%(name)s changed the topic to “%(topic)s”") % {
                 "name": initiator,
                 "topic": topic,
             }
         return _("Topic changed to “%(topic)s”") % {"topic": topic}
-    if kind not in ("participantAdded", "participantRemoved"):
+    if message.type not in MEMBER_TYPES:
         return None
-    ids = [p.identifier.raw_id for p in content.participants or []]
-    ids = [i for i in ids if i not in hidden]
+    ids = [p.raw_id for p in message.participants if p.raw_id not in hidden]
     if not ids:
         return None
     others = [i for i in ids if i != initiator_id]
     names = get_text_list([people[i].name for i in others if i in people], _("and"))
     visible_initiator = initiator if initiator_id not in hidden else None
-    if kind == "participantAdded":
+    if message.type == PARTICIPANT_ADDED:
         if not others:
             return _("%(name)s joined") % {"name": visible_initiator or people[ids[0]].name}
         if visible_initiator:
@@ -76,52 +69,48 @@ def system_text(message: Any, people: dict[str, Person], hidden: set[str]) -> st
 
 
 def message_json(
-    message: Any,
+    message: Message,
     *,
     thread_id: str,
-    me: str,
     people: dict[str, Person],
     hidden: Iterable[str] = (),
 ) -> dict[str, Any] | None:
-    """The dict a page shows for one message, or None for messages shown to nobody."""
-    kind = message_type(message)
+    """What any viewer is shown of one message (None for messages shown to nobody).
+
+    The same for every viewer, so a live event is rendered once for all of them;
+    :func:`for_viewer` adds what differs ("mine", and the edit and delete links).
+    """
     hidden = set(hidden)
-    sender = sender_id(message)
     base: dict[str, Any] = {
         "id": message.id,
-        "sequenceId": int(message.sequence_id) if str(message.sequence_id).isdigit() else 0,
+        "sequenceId": message.sequence_id or 0,
         "version": message.version,
-        "createdOn": iso(message.created_on),
+        "createdOn": iso(message.created),
         "editedOn": iso(message.edited_on),
         "deletedOn": iso(message.deleted_on),
         "permalink": reverse("chat:message", args=[thread_id, message.id]),
     }
-    if kind in (TEXT, HTML):
-        body = message.content.message if message.content else ""
-        body = body or ""
-        deleted = bool(message.deleted_on)
-        html = "" if deleted else (clean_html(body) if kind == HTML else text_to_html(body))
+    if message.type in USER_TYPES:
+        deleted = message.deleted
+        body = "" if deleted else message.body
+        html = clean_html(body) if message.type == HTML else text_to_html(body)
+        sender = message.sender_id
         person = people.get(sender) if sender else None
-        metadata = message.metadata or {}
         base.update(
             {
-                "type": kind,
+                "type": message.type,
                 "sender": {
                     "rawId": sender,
                     "name": person.name if person else _("Unknown person"),
                 },
-                "mine": sender == me,
-                "html": html,
+                "html": "" if deleted else html,
                 # What the edit box starts from: the text itself, or the sanitised HTML.
-                "source": "" if deleted else (clean_html(body) if kind == HTML else body),
-                "clientId": metadata.get(CLIENT_ID_KEY),
+                "source": "" if deleted else (html if message.type == HTML else body),
+                "clientId": message.metadata.get(CLIENT_ID_KEY),
             }
         )
-        if base["mine"] and not deleted:
-            base["editUrl"] = reverse("chat:edit", args=[thread_id, message.id])
-            base["deleteUrl"] = reverse("chat:delete_message", args=[thread_id, message.id])
         return base
-    if kind in SYSTEM_TYPES:
+    if message.type in SYSTEM_TYPES:
         words = system_text(message, people, hidden)
         if words is None:
             return None
@@ -129,7 +118,6 @@ def message_json(
             {
                 "type": "system",
                 "sender": None,
-                "mine": False,
                 "html": escape(words),
                 "source": "",
                 "clientId": None,
@@ -137,6 +125,16 @@ def message_json(
         )
         return base
     return None
+
+
+def for_viewer(shown: dict[str, Any], *, thread_id: str, me: str) -> dict[str, Any]:
+    """A message as one viewer sees it: whether it is theirs, and if so the links to change it."""
+    mine = bool(shown["sender"]) and shown["sender"]["rawId"] == me
+    result = {**shown, "mine": mine}
+    if mine and not shown["deletedOn"]:
+        result["editUrl"] = reverse("chat:edit", args=[thread_id, shown["id"]])
+        result["deleteUrl"] = reverse("chat:delete_message", args=[thread_id, shown["id"]])
+    return result
 
 
 def add_seen_by(

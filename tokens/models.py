@@ -1,14 +1,12 @@
-from datetime import datetime
-
 from django.conf import settings
 from django.db import models
 
 
 class AcsIdentity(models.Model):
-    """The ACS identity of one site user, or of Kwebbel itself, and the last token issued to it.
+    """The ACS identity of one site user, or of Kwebbel itself, and the last tokens issued to it.
 
-    Exactly one of ``user`` and ``service_name`` is set. The token is a cache: the services module
-    reuses it until it gets close to expiry, so most requests cost no ACS call.
+    Exactly one of ``user`` and ``service_name`` is set. The tokens are a cache: the services
+    module reuses them until they get close to expiry, so most requests cost no ACS call.
     """
 
     user = models.OneToOneField(
@@ -20,8 +18,12 @@ class AcsIdentity(models.Model):
     )
     service_name = models.CharField(max_length=64, null=True, blank=True, unique=True)
     communication_user_id = models.CharField("ACS user id", max_length=255, unique=True)
+    # The server token (scope chat), used only by Kwebbel itself.
     token = models.TextField(blank=True, editable=False)
     token_expires_on = models.DateTimeField(null=True, blank=True, editable=False)
+    # The browser token (scope chat.join.limited), the one POST /tokens/ hands out.
+    browser_token = models.TextField(blank=True, editable=False)
+    browser_token_expires_on = models.DateTimeField(null=True, blank=True, editable=False)
     tokens_revoked_on = models.DateTimeField(null=True, blank=True, editable=False)
     created_on = models.DateTimeField(auto_now_add=True)
 
@@ -41,10 +43,3 @@ class AcsIdentity(models.Model):
     def __str__(self) -> str:
         owner = self.service_name if self.user_id is None else f"user {self.user_id}"
         return f"{self.communication_user_id} ({owner})"
-
-    def has_token_valid_until(self, moment: datetime) -> bool:
-        return (
-            bool(self.token)
-            and self.token_expires_on is not None
-            and (self.token_expires_on > moment)
-        )

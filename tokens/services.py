@@ -1,21 +1,25 @@
 """ACS identities and chat tokens for site users and for Kwebbel's own service identity.
 
-Every user gets one ACS identity the first time it is needed. Tokens (scope ``chat``) are cached
-on the identity row and reused until less than ``REFRESH_MARGIN`` remains, so a burst of requests
-costs one token issue. Refreshes run under a row lock (``select_for_update``; on SQLite the
-IMMEDIATE transaction mode gives the same serialisation). Tokens are revoked on sign-out,
-password change and deactivation (see tokens.signals), and the identity is deleted with the user.
+Every user gets one ACS identity the first time it is needed, and two kinds of token:
 
-ACS failures raise ``AcsError`` with a message fit for logs and API errors.
+* the **server token** (scope ``chat``), which Kwebbel uses for the user's own actions through
+  ``chat.gateway``. It never leaves the server, so Kwebbel's rules (who may remove whom, topic
+  length, ...) cannot be undone with it from outside;
+* the **browser token** (scope ``chat.join.limited``), which ``POST /tokens/`` hands to the
+  user's own scripts: it can read and write messages but cannot add or remove participants,
+  rename or delete threads.
+
+Both are cached on the identity row and reused until less than ``REFRESH_MARGIN`` remains, so a
+burst of requests costs one token issue. Refreshes run under a row lock (``select_for_update``;
+on SQLite the IMMEDIATE transaction mode gives the same serialisation). Tokens are revoked on
+sign-out, password change and deactivation (see tokens.signals), and the identity is deleted with
+the user. ACS failures raise ``AcsError`` with a message fit for logs and API errors.
 """
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from azure.core.exceptions import AzureError
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
@@ -23,19 +27,32 @@ from django.db import transaction
 from django.utils import timezone
 
 from tokens import acs
+from tokens.acs import AcsError
 from tokens.models import AcsIdentity
+
+__all__ = [
+    "AcsError",
+    "AcsToken",
+    "delete_acs_identity",
+    "delete_identity",
+    "get_browser_token",
+    "get_or_create_identity",
+    "get_service_identity",
+    "get_service_token",
+    "get_token",
+    "parse_expires_on",
+    "revoke_identity_tokens",
+    "revoke_tokens",
+]
 
 logger = logging.getLogger(__name__)
 
-SCOPES = ["chat"]
+SERVER_SCOPES = ["chat"]
+BROWSER_SCOPES = ["chat.join.limited"]
 # Matches the window in which the SDK's CommunicationTokenCredential refreshes proactively, so a
 # token handed out here is never one the client would immediately refresh again.
 REFRESH_MARGIN = timedelta(minutes=10)
 SERVICE_NAME = "kwebbel"
-
-
-class AcsError(Exception):
-    """ACS is not configured, cannot be reached, or refused a call."""
 
 
 @dataclass(frozen=True)
@@ -45,24 +62,22 @@ class AcsToken:
     communication_user_id: str
 
 
+@dataclass(frozen=True)
+class _Kind:
+    """Where one kind of token is cached on the identity row, and its scopes."""
+
+    token_field: str
+    expiry_field: str
+    scopes: list[str]
+
+
+SERVER = _Kind("token", "token_expires_on", SERVER_SCOPES)
+BROWSER = _Kind("browser_token", "browser_token_expires_on", BROWSER_SCOPES)
+
+
 def _now() -> datetime:
     """The current time; tests replace this (or pass ``now=``) to move the clock."""
     return timezone.now()
-
-
-@contextmanager
-def _acs_call(operation: str, communication_user_id: str = "") -> Iterator[None]:
-    """Turn SDK and configuration failures into logged ``AcsError``s naming the operation."""
-    target = f" for {communication_user_id}" if communication_user_id else ""
-    try:
-        yield
-    except acs.AcsNotConfigured as exc:
-        logger.error("ACS %s%s: %s", operation, target, exc)
-        raise AcsError(str(exc)) from exc
-    except AzureError as exc:
-        # The SDK's message names the status and ACS error code; never log tokens or keys.
-        logger.error("ACS %s%s failed: %s", operation, target, exc.message)
-        raise AcsError(f"Azure Communication Services {operation} failed.") from exc
 
 
 def parse_expires_on(value: object) -> datetime:
@@ -85,38 +100,38 @@ def parse_expires_on(value: object) -> datetime:
     return parsed.replace(microsecond=0)
 
 
-def _create_acs_identity() -> str:
-    with _acs_call("identity creation"):
-        return acs.identity_client().create_user().raw_id
+def _cached(identity: AcsIdentity, kind: _Kind, valid_until: datetime) -> AcsToken | None:
+    token = getattr(identity, kind.token_field)
+    expires_on = getattr(identity, kind.expiry_field)
+    if token and expires_on is not None and expires_on > valid_until:
+        return AcsToken(token, expires_on, identity.communication_user_id)
+    return None
 
 
-def _issue(identity: AcsIdentity) -> None:
-    """Issue a fresh token and store it on the (locked) row."""
-    raw_id = identity.communication_user_id
-    with _acs_call("token issue", raw_id):
-        access_token = acs.identity_client().get_token(
-            acs.user_identifier(raw_id), SCOPES, token_expires_in=settings.ACS_TOKEN_LIFETIME
-        )
-    identity.token = access_token.token
-    identity.token_expires_on = parse_expires_on(access_token.expires_on)
-    identity.save(update_fields=["token", "token_expires_on"])
-    logger.info("Issued an ACS token for %s (expires %s)", raw_id, identity.token_expires_on)
-
-
-def _as_token(identity: AcsIdentity) -> AcsToken:
-    return AcsToken(identity.token, identity.token_expires_on, identity.communication_user_id)
-
-
-def _token_for(identity: AcsIdentity, now: datetime | None) -> AcsToken:
-    now = now or _now()
-    if identity.has_token_valid_until(now + REFRESH_MARGIN):
-        return _as_token(identity)
+def _token_for(
+    identity: AcsIdentity, kind: _Kind, now: datetime | None, rejected: str | None
+) -> AcsToken:
+    """A cached token with REFRESH_MARGIN left, else a fresh one; never ``rejected`` (a token ACS
+    just refused: revoked elsewhere, so the cache still holds it in good faith)."""
+    valid_until = (now or _now()) + REFRESH_MARGIN
+    token = _cached(identity, kind, valid_until)
+    if token is not None and token.token != rejected:
+        return token
     with transaction.atomic():
         # Whoever waited on the lock re-reads the row and finds the token the first one issued.
         identity = AcsIdentity.objects.select_for_update().get(pk=identity.pk)
-        if not identity.has_token_valid_until(now + REFRESH_MARGIN):
-            _issue(identity)
-        return _as_token(identity)
+        token = _cached(identity, kind, valid_until)
+        if token is None or token.token == rejected:
+            raw_id = identity.communication_user_id
+            value, expires_on = acs.issue_token(raw_id, kind.scopes, settings.ACS_TOKEN_LIFETIME)
+            setattr(identity, kind.token_field, value)
+            setattr(identity, kind.expiry_field, parse_expires_on(expires_on))
+            identity.save(update_fields=[kind.token_field, kind.expiry_field])
+            logger.info("Issued an ACS %s token for %s", "+".join(kind.scopes), raw_id)
+            token = _cached(identity, kind, valid_until) or AcsToken(
+                value, parse_expires_on(expires_on), raw_id
+            )
+        return token
 
 
 # --- Site users --------------------------------------------------------------------------------
@@ -137,15 +152,23 @@ def _identity(user: AbstractBaseUser) -> AcsIdentity:
         get_user_model().objects.select_for_update().filter(pk=user.pk).first()
         identity = AcsIdentity.objects.filter(user_id=user.pk).first()
         if identity is None:
-            raw_id = _create_acs_identity()
+            raw_id = acs.create_user()
             identity = AcsIdentity.objects.create(user_id=user.pk, communication_user_id=raw_id)
             logger.info("Created ACS identity %s for user %s", raw_id, user.pk)
         return identity
 
 
-def get_token(user: AbstractBaseUser, *, now: datetime | None = None) -> AcsToken:
-    """A ``chat`` token for the user with at least ``REFRESH_MARGIN`` left, issued if needed."""
-    return _token_for(_identity(user), now)
+def get_token(
+    user: AbstractBaseUser, *, now: datetime | None = None, rejected: str | None = None
+) -> AcsToken:
+    """The user's server token (``chat``), with at least ``REFRESH_MARGIN`` left; for
+    ``chat.gateway`` only: it never leaves the server."""
+    return _token_for(_identity(user), SERVER, now, rejected)
+
+
+def get_browser_token(user: AbstractBaseUser, *, now: datetime | None = None) -> AcsToken:
+    """The user's browser token (``chat.join.limited``), the one ``POST /tokens/`` returns."""
+    return _token_for(_identity(user), BROWSER, now, None)
 
 
 def revoke_tokens(user: AbstractBaseUser, *, now: datetime | None = None) -> None:
@@ -163,12 +186,17 @@ def revoke_identity_tokens(identity: AcsIdentity, *, now: datetime | None = None
         # clearing the cache (it would be cached while ACS already rejects it).
         identity = AcsIdentity.objects.select_for_update().get(pk=identity.pk)
         raw_id = identity.communication_user_id
-        with _acs_call("token revocation", raw_id):
-            acs.identity_client().revoke_tokens(acs.user_identifier(raw_id))
-        identity.token = ""
-        identity.token_expires_on = None
+        acs.revoke_tokens(raw_id)
+        fields = [
+            SERVER.token_field,
+            SERVER.expiry_field,
+            BROWSER.token_field,
+            BROWSER.expiry_field,
+        ]
+        for name in fields:
+            setattr(identity, name, "" if name.endswith("token") else None)
         identity.tokens_revoked_on = now
-        identity.save(update_fields=["token", "token_expires_on", "tokens_revoked_on"])
+        identity.save(update_fields=[*fields, "tokens_revoked_on"])
     logger.info("Revoked ACS tokens of %s", raw_id)
 
 
@@ -181,8 +209,7 @@ def delete_identity(user: AbstractBaseUser) -> None:
 
 def delete_acs_identity(communication_user_id: str) -> None:
     """Delete an identity in ACS, which also revokes its tokens and removes its data there."""
-    with _acs_call("identity deletion", communication_user_id):
-        acs.identity_client().delete_user(acs.user_identifier(communication_user_id))
+    acs.delete_user(communication_user_id)
     logger.info("Deleted ACS identity %s", communication_user_id)
 
 
@@ -200,7 +227,7 @@ def _service_identity() -> AcsIdentity:
         return identity
     # There is no row to lock yet; if two processes race, the unique service_name lets one insert
     # win and the loser deletes the ACS identity it created.
-    raw_id = _create_acs_identity()
+    raw_id = acs.create_user()
     identity, created = AcsIdentity.objects.get_or_create(
         service_name=SERVICE_NAME, defaults={"communication_user_id": raw_id}
     )
@@ -211,6 +238,6 @@ def _service_identity() -> AcsIdentity:
     return identity
 
 
-def get_service_token(*, now: datetime | None = None) -> AcsToken:
+def get_service_token(*, now: datetime | None = None, rejected: str | None = None) -> AcsToken:
     """A ``chat`` token for Kwebbel's service identity, cached and refreshed like users' tokens."""
-    return _token_for(_service_identity(), now)
+    return _token_for(_service_identity(), SERVER, now, rejected)

@@ -13,11 +13,16 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_out
 from django.db import transaction
 from django.db.models.signals import post_delete, post_init, post_save
+from django.dispatch import Signal
 
 from tokens import services
 from tokens.models import AcsIdentity
 
 logger = logging.getLogger(__name__)
+
+# Sent (after the commit) when a user's password changed or the user was deactivated, with
+# ``user`` and ``reason``: the user's other sessions no longer sign them in.
+credentials_changed = Signal()
 
 # Attribute on user instances holding (password hash, is_active) as loaded or last saved.
 _SAVED_STATE = "_kwebbel_saved_auth_state"
@@ -54,7 +59,12 @@ def _revoke_on_auth_change(sender, instance, created, update_fields=None, **kwar
     deactivated = bool(old_active) and new_active is False
     if password_changed or deactivated:
         reason = "password change" if password_changed else "deactivation"
-        transaction.on_commit(partial(_revoke_quietly, instance, reason))
+        transaction.on_commit(partial(_credentials_changed, instance, reason))
+
+
+def _credentials_changed(user, reason: str) -> None:
+    _revoke_quietly(user, reason)
+    credentials_changed.send(sender=type(user), user=user, reason=reason)
 
 
 def _revoke_on_logout(sender, request, user, **kwargs) -> None:

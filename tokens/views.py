@@ -17,7 +17,11 @@ def _error(status: int, code: str, message: str, **headers: str) -> JsonResponse
 @never_cache
 @require_POST
 def token(request: HttpRequest) -> JsonResponse:
-    """Return ``{token, expiresOn, communicationUserId, endpoint}``; call again to refresh.
+    """Return ``{token, expiresOn, communicationUserId, endpoint, scopes}``; call again to refresh.
+
+    The token carries ACS's ``chat.join.limited`` scope: it reads and writes messages in the
+    user's threads, but cannot add or remove participants, rename or delete threads, so it
+    cannot undo Kwebbel's rules. (Kwebbel's own token for the user never leaves the server.)
 
     CSRF-protected by the middleware (a 403 for a missing or wrong token). Anonymous callers get
     a 401 JSON error, not a redirect to the sign-in page: this is an API for scripts.
@@ -34,7 +38,7 @@ def token(request: HttpRequest) -> JsonResponse:
             **{"Retry-After": str(retry_after)},
         )
     try:
-        acs_token = services.get_token(request.user)
+        acs_token = services.get_browser_token(request.user)
         endpoint = acs.endpoint()
     except (services.AcsError, acs.AcsNotConfigured):
         return _error(
@@ -46,5 +50,6 @@ def token(request: HttpRequest) -> JsonResponse:
             "expiresOn": acs_token.expires_on.isoformat(),
             "communicationUserId": acs_token.communication_user_id,
             "endpoint": endpoint,
+            "scopes": services.BROWSER_SCOPES,
         }
     )

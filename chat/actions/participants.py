@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -12,15 +11,17 @@ from django.utils.translation import gettext as _
 from chat import gateway
 from chat.actions import ActionError, acs_call, publish
 from chat.actions.threads import (
-    EPOCH,
-    AddFailure,
+    NamedFailure,
     ParticipantChoice,
     ThreadAccess,
     check_participant_count,
-    failures_from,
+    named_failures,
     participant_for,
 )
 from chat.people import Person, people_for, service_raw_id
+from chat.types import EPOCH, Participant, history_start
+
+__all__ = ["history_start"]
 
 HISTORY_ALL = "all"
 HISTORY_NONE = "none"
@@ -28,8 +29,8 @@ HISTORY_SINCE = "since"
 
 
 @dataclass(frozen=True)
-class Participant:
-    """A visible participant: who, and from when they see the thread's history."""
+class VisibleParticipant:
+    """A participant as people see them: named, and from when they see the thread's history."""
 
     person: Person
     share_history_time: datetime | None
@@ -58,88 +59,98 @@ def share_history_time_for(
     raise ActionError(_("Unknown history choice."))
 
 
-def fetch_participants(access: ThreadAccess) -> list[Any]:
+# Dates are entered to the minute: one in the current minute is not "in the future".
+HISTORY_SLACK = timedelta(minutes=1)
+
+
+def check_history_since(
+    since: datetime, thread_created_on: datetime | None, now: datetime | None = None
+) -> datetime:
+    """A "history from" date must lie within the thread's life: not before it was created (that
+    is all history, and far-off years are what break clients) and not in the future (that is
+    "from now on"), both to the minute."""
+    now = now or timezone.now()
+    if thread_created_on is not None and since < thread_created_on - HISTORY_SLACK:
+        raise ActionError(
+            _("The conversation started later than that; choose “All history” instead.")
+        )
+    if since > now + HISTORY_SLACK:
+        raise ActionError(_("That is in the future; choose “From now on” instead."))
+    return since
+
+
+def fetch_participants(access: ThreadAccess) -> list[Participant]:
     """All ACS participants of the thread (ChatThread_ListChatParticipants, every page)."""
     with acs_call(not_found_is_404=True):
-        return list(access.client.list_participants())
+        return access.thread.list_participants()
 
 
-def visible_participants(raw_participants: list[Any]) -> list[Participant]:
+def visible_participants(participants: list[Participant]) -> list[VisibleParticipant]:
     """Participants as shown to people: named from site users, service identity left out."""
     service = service_raw_id()
-    ids = [p.identifier.raw_id for p in raw_participants if p.identifier.raw_id != service]
-    people = people_for(ids)
-    shown = [
-        Participant(people[p.identifier.raw_id], p.share_history_time)
-        for p in raw_participants
-        if p.identifier.raw_id != service
-    ]
-    return sorted(shown, key=lambda p: p.person.name.lower())
+    shown = [p for p in participants if p.raw_id != service]
+    people = people_for(p.raw_id for p in shown)
+    return sorted(
+        (VisibleParticipant(people[p.raw_id], p.share_history_time) for p in shown),
+        key=lambda p: p.person.name.lower(),
+    )
 
 
-def history_start(raw_participants: list[Any], me: str) -> datetime | None:
-    """When the user's view of the history starts (None: from the beginning)."""
-    for p in raw_participants:
-        if p.identifier.raw_id == me:
-            sht = p.share_history_time
-            return None if sht is None or sht <= EPOCH else sht
-    return None
-
-
-def do_add_participants(access: ThreadAccess, choices: list[ParticipantChoice]) -> list[AddFailure]:
+def do_add_participants(
+    access: ThreadAccess, choices: list[ParticipantChoice]
+) -> list[NamedFailure]:
     """Add site users (ChatThread_AddChatParticipants); return those ACS refused, by name."""
     if not choices:
         raise ActionError(_("Choose at least one person to add."))
     check_participant_count(choices)
-    participants = [participant_for(c) for c in choices]
+    for choice in choices:
+        if choice.share_history_time > EPOCH:
+            check_history_since(choice.share_history_time, access.created_on)
     with acs_call(forbidden=_("You are not allowed to add people to this thread.")):
-        errors = access.client.add_participants(participants)
-    refused = {p.identifier.raw_id for p, _error in errors or []}
-    added = {
-        p.identifier.raw_id: p.share_history_time
-        for p in participants
-        if p.identifier.raw_id not in refused
-    }
-    publish.members_added(access.thread_id, added, access.me)
-    return failures_from(errors)
+        failures = access.thread.add_participants([participant_for(c) for c in choices])
+    publish.announced(access.thread)
+    return named_failures(failures)
 
 
-def check_removable(raw_participants: list[Any], raw_id: str) -> None:
+def check_removable(participants: list[Participant], raw_id: str) -> None:
     """Only current, visible participants can be removed (never the service identity)."""
-    ids = {p.identifier.raw_id for p in raw_participants}
-    if raw_id == service_raw_id() or raw_id not in ids:
+    if raw_id == service_raw_id() or raw_id not in {p.raw_id for p in participants}:
         raise ActionError(_("That person is not in this thread."))
 
 
 def do_remove_participant(access: ThreadAccess, raw_id: str) -> None:
-    """Remove someone from the thread (ChatThread_RemoveChatParticipant)."""
+    """Remove someone else from the thread (ChatThread_RemoveChatParticipant): the thread's
+    creator and staff may (see the rule table in chat.actions)."""
+    if not access.can_remove_others:
+        raise ActionError(
+            _("Only the creator or staff can remove people from this thread."), status=403
+        )
     check_removable(fetch_participants(access), raw_id)
     with acs_call(forbidden=_("You are not allowed to remove people from this thread.")):
-        access.client.remove_participant(gateway.identifier(raw_id))
-    publish.member_removed(access.thread_id, raw_id, access.me)
+        access.thread.remove_participant(raw_id)
+    publish.announced(access.thread)
 
 
 def do_leave_thread(access: ThreadAccess) -> None:
     """Remove the user themselves; they lose access at once."""
     with acs_call():
-        access.client.remove_participant(gateway.identifier(access.me))
-    publish.member_removed(access.thread_id, access.me, access.me)
+        access.thread.remove_participant(access.me)
+    # The user can no longer read the thread: the service identity reads the members.
+    publish.announced(gateway.service_thread(access.thread_id))
 
 
-def staff_participants(thread_id: str) -> list[Participant]:
+def staff_participants(thread_id: str) -> list[VisibleParticipant]:
     """A recorded thread's participants as seen by the service identity."""
-    client = gateway.service_thread_client(thread_id)
     with acs_call():
-        raw = list(client.list_participants())
-    return visible_participants(raw)
+        return visible_participants(gateway.service_thread(thread_id).list_participants())
 
 
 def do_staff_remove_participant(thread_id: str, raw_id: str) -> None:
     """Remove someone from a recorded thread as the service identity."""
-    client = gateway.service_thread_client(thread_id)
+    thread = gateway.service_thread(thread_id)
     with acs_call():
-        raw = list(client.list_participants())
-    check_removable(raw, raw_id)
+        participants = thread.list_participants()
+    check_removable(participants, raw_id)
     with acs_call():
-        client.remove_participant(gateway.identifier(raw_id))
-    publish.member_removed(thread_id, raw_id, service_raw_id())
+        thread.remove_participant(raw_id)
+    publish.announced(thread)

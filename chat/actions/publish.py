@@ -1,13 +1,15 @@
 """Tell the live relay about changes made through Kwebbel, right after ACS accepted them.
 
-Each function reads the *current* state of what changed and hands it to the relay's
-`observe_*` functions, which publish only differences from what was already published. So a
-change made here reaches open pages at once, and the relay's next poll, seeing the same state,
-publishes nothing again.
+Each function reads the *current* state of what changed back from ACS and hands it to the
+relay's ``observe_*`` functions, which publish only differences from what was already
+published. So a change made here reaches open pages at once, and the relay's next poll, seeing
+the same state, publishes nothing again; two changes racing each other publish the newest state
+last, never an older one after it.
 
 Publishing is a courtesy on top of a change ACS already made: if it fails (ACS slow to answer
 the follow-up read, database busy), the action still succeeded and the relay's poll publishes
-the change a moment later. Failures are therefore logged, never raised.
+the change a moment later. Failures are therefore logged, never raised. The async twins for the
+websocket are in ``chat.actions.live``.
 """
 
 from __future__ import annotations
@@ -16,77 +18,68 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from chat.people import display_name
+from chat import gateway
 from chat.relay import observe
-from chat.relay.events import MessageState
 
 logger = logging.getLogger(__name__)
 
 
-def _quietly(what: str, thread_id: str, publish: Callable[[], Any]) -> None:
+def quietly(what: str, thread_id: str, publish: Callable[[], Any]) -> None:
     try:
         publish()
     except Exception:  # noqa: BLE001 - see the module docstring: the poll catches up.
         logger.warning("could not publish %s for %s at once", what, thread_id, exc_info=True)
 
 
-def message_changed(client: Any, thread_id: str, message_id: str) -> None:
+def message_changed(thread: gateway.ChatThread, message_id: str) -> None:
     """Publish a message's state after a send, edit or delete (ChatThread_GetChatMessage)."""
+    quietly(
+        "a message",
+        thread.thread_id,
+        lambda: observe.observe_messages(thread.thread_id, [thread.get_message(message_id)]),
+    )
+
+
+# How many of the newest messages are read back after a change ACS announces with a system
+# message: that one, and any other change made meanwhile.
+ANNOUNCEMENT_SCAN = 20
+
+
+def announced(thread: gateway.ChatThread) -> None:
+    """Publish a change ACS announces with a system message (topic, people added or removed):
+    the newest messages are read back (ChatThread_ListChatMessages) and the relay publishes the
+    new announcements among them, in order, with who made them."""
+    quietly(
+        "a change",
+        thread.thread_id,
+        lambda: observe.observe_messages(
+            thread.thread_id, thread.list_messages(ANNOUNCEMENT_SCAN).items
+        ),
+    )
+
+
+def thread_deleted(thread_id: str, initiator: str | None) -> None:
+    """Publish that the thread is gone: open pages say so, and nothing follows."""
+    quietly("a deletion", thread_id, lambda: observe.observe_thread_deleted(thread_id, initiator))
+
+
+def created(thread_id: str, topic: str) -> None:
+    """A thread was just created with this topic: the relay's baseline, so the announcement of
+    the first topic is not news to anyone."""
+    quietly(
+        "a new thread",
+        thread_id,
+        lambda: observe.observe_topic(thread_id, topic, baseline_only=True),
+    )
+
+
+def seen(thread_id: str, topic: str, participants: list[Any]) -> None:
+    """Record what a page just read of the thread (its topic and members) as the relay's baseline
+    when it has none: later announcements are applied to it, even one made straight through ACS
+    before the thread's poller first read the thread."""
 
     def publish() -> None:
-        message = client.get_message(message_id)
-        observe.observe_messages(thread_id, [MessageState.from_acs(message)])
+        observe.observe_topic(thread_id, topic, baseline_only=True)
+        observe.observe_members(thread_id, participants, baseline_only=True)
 
-    _quietly("a message", thread_id, publish)
-
-
-def members_added(thread_id: str, added: dict[str, Any], initiator: str | None) -> None:
-    """Publish people just added ({raw_id: share_history_time}); the rest is unchanged."""
-    _quietly(
-        "added members",
-        thread_id,
-        lambda: observe.observe_members_added(thread_id, added, initiator=initiator),
-    )
-
-
-def member_removed(thread_id: str, raw_id: str, initiator: str | None) -> None:
-    """Publish that someone left or was removed: their pages lose the thread at once."""
-    _quietly(
-        "a removal",
-        thread_id,
-        lambda: observe.observe_members_removed(thread_id, [raw_id], initiator=initiator),
-    )
-
-
-def members_seen(thread_id: str, participants: list[Any]) -> None:
-    """Publish the whole membership as just read (ChatThread_ListChatParticipants).
-
-    A page records it as it subscribes, before it follows the thread: the relay then has the
-    membership to compare a later removal with, even one made straight through ACS before the
-    thread's poller first read the participants (a first observation only sets the baseline).
-    """
-    members = {p.identifier.raw_id: p.share_history_time for p in participants}
-    _quietly("the members", thread_id, lambda: observe.observe_members(thread_id, members))
-
-
-def topic_changed(thread_id: str, topic: str, initiator: str | None) -> None:
-    """Publish a new topic (what the action just set; no ACS call)."""
-    _quietly("the topic", thread_id, lambda: observe.observe_topic(thread_id, topic, initiator))
-
-
-def receipt_sent(thread_id: str, reader: str, message_id: str) -> None:
-    """Publish the reader's read receipt (ACS keeps only each reader's latest)."""
-    _quietly(
-        "a read receipt",
-        thread_id,
-        lambda: observe.observe_receipts(thread_id, {reader: message_id}),
-    )
-
-
-def typing(thread_id: str, user: Any, raw_id: str) -> None:
-    """Tell the thread's open pages that `user` is typing (not logged; see chat.relay)."""
-    _quietly(
-        "typing",
-        thread_id,
-        lambda: observe.publish_typing(thread_id, raw_id, display_name(user)),
-    )
+    quietly("what a page read", thread_id, publish)

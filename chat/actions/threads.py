@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.http import Http404
@@ -13,9 +12,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from chat import gateway
-from chat.actions import ActionError, acs_call, message_type, publish
+from chat.actions import ActionError, acs_call, check_text, publish
 from chat.models import ThreadRecord
 from chat.people import display_name, people_for, raw_id_of, service_raw_id
+from chat.types import EPOCH, USER_TYPES, AddFailure, Participant, message_number
+
+__all__ = ["EPOCH"]
 
 # ACS thread ids look like `19:<url-safe characters>@thread.v2`; anything else is refused
 # before it reaches a URL path.
@@ -27,7 +29,6 @@ MAX_PARTICIPANTS_PER_CALL = 199
 THREADS_PER_PAGE = 20
 # Unread counts look at one page of the newest messages at most (see `unread_count`).
 UNREAD_SCAN = 50
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -38,17 +39,25 @@ class ThreadAccess:
     me: str
     thread_id: str
     topic: str
-    created_on: datetime
+    created_on: datetime | None
     created_by: str | None
-    client: Any = field(repr=False)
+    thread: gateway.ChatThread
 
     @property
     def is_creator(self) -> bool:
         return self.created_by == self.me
 
     @property
+    def is_staff(self) -> bool:
+        return bool(getattr(self.user, "is_staff", False))
+
+    @property
     def can_delete(self) -> bool:
-        return self.is_creator or bool(getattr(self.user, "is_staff", False))
+        return self.is_creator or self.is_staff
+
+    @property
+    def can_remove_others(self) -> bool:
+        return self.is_creator or self.is_staff
 
 
 @dataclass(frozen=True)
@@ -60,8 +69,8 @@ class ParticipantChoice:
 
 
 @dataclass(frozen=True)
-class AddFailure:
-    """One person ACS did not add, with its reason."""
+class NamedFailure:
+    """One person ACS did not add, by name, with its reason."""
 
     name: str
     reason: str
@@ -72,7 +81,8 @@ class ThreadSummary:
     thread_id: str
     topic: str
     last_activity: datetime | None
-    unread: int
+    # None: the count could not be loaded.
+    unread: int | None
     unread_more: bool
 
 
@@ -90,8 +100,8 @@ def check_thread_id(thread_id: str) -> str:
 
 
 def check_topic(topic: str) -> str:
-    """A topic is 1 to 250 characters once surrounding spaces are gone."""
-    topic = (topic or "").strip()
+    """A topic is 1 to 250 characters of valid text once surrounding spaces are gone."""
+    topic = check_text((topic or "").strip(), _("topic"))
     if not topic:
         raise ActionError(_("The topic cannot be empty."))
     if len(topic) > TOPIC_MAX_LENGTH:
@@ -109,20 +119,17 @@ def access_thread(user: AbstractBaseUser, thread_id: str) -> ThreadAccess:
     access takes effect on the very next request.
     """
     check_thread_id(thread_id)
-    client = gateway.thread_client(user, thread_id)
+    thread = gateway.thread(user, thread_id)
     with acs_call(not_found_is_404=True):
-        props = client.get_properties()
-    if getattr(props, "deleted_on", None):
-        raise Http404(_("No such conversation."))
-    created_by = getattr(props.created_by, "raw_id", None)
+        props = thread.get_properties()
     return ThreadAccess(
         user=user,
         me=raw_id_of(user),
         thread_id=thread_id,
-        topic=props.topic or "",
+        topic=props.topic,
         created_on=props.created_on,
-        created_by=created_by,
-        client=client,
+        created_by=props.created_by,
+        thread=thread,
     )
 
 
@@ -133,68 +140,53 @@ def list_threads(user: AbstractBaseUser, cursor: str | None = None) -> ThreadPag
     ChatThread_ListChatReadReceipts and, only when something arrived after the user's
     receipt, one ChatThread_ListChatMessages (first page) — at most 1 + 2 x 20.
     """
-    client = gateway.chat_client(user)
     me = raw_id_of(user)
     with acs_call():
-        pages = client.list_chat_threads(results_per_page=THREADS_PER_PAGE).by_page(
-            continuation_token=cursor
-        )
-        items = list(next(pages, []))
-        next_cursor = pages.continuation_token or None
+        page = gateway.chat(user).list_threads(THREADS_PER_PAGE, cursor)
     threads = []
-    for item in items:
+    for item in page.items:
         if item.deleted_on:
             continue
-        unread, more = unread_count(user, me, item.id, item.last_message_received_on)
+        unread, more = unread_count(
+            gateway.thread(user, item.id), me, item.last_message_received_on
+        )
         threads.append(
             ThreadSummary(
                 thread_id=item.id,
-                topic=item.topic or "",
+                topic=item.topic,
                 last_activity=item.last_message_received_on,
                 unread=unread,
                 unread_more=more,
             )
         )
-    return ThreadPage(threads=threads, next_cursor=next_cursor)
+    return ThreadPage(threads=threads, next_cursor=page.continuation)
 
 
 def unread_count(
-    user: AbstractBaseUser, me: str, thread_id: str, last_message_on: datetime | None
-) -> tuple[int, bool]:
+    thread: gateway.ChatThread, me: str, last_message_on: datetime | None
+) -> tuple[int | None, bool]:
     """Messages from others after the user's own latest read receipt: (count, more-than-count).
 
     Only the newest UNREAD_SCAN messages are looked at, so a long-unread thread shows "50+".
+    (None, False) when ACS would not say (the thread went away meanwhile, or failed).
     """
-    client = gateway.thread_client(user, thread_id)
     try:
-        with acs_call():
-            receipts = list(client.list_read_receipts())
-    except ActionError:
-        # The thread went away between listing and counting; it simply shows no count.
-        return 0, False
-    mine = [r for r in receipts if getattr(r.sender, "raw_id", None) == me]
-    last_read = max((_message_number(r.chat_message_id) for r in mine), default=0)
-    read_on = max((r.read_on for r in mine), default=None)
-    if read_on and last_message_on and last_message_on <= read_on:
-        return 0, False
-    with acs_call():
-        page = next(client.list_messages(results_per_page=UNREAD_SCAN).by_page(), [])
-        messages = list(page)
+        receipts = thread.list_read_receipts()
+        mine = [r for r in receipts if r.reader_id == me]
+        last_read = max((message_number(r.message_id) for r in mine), default=0)
+        read_on = max((r.read_on for r in mine if r.read_on), default=None)
+        if read_on and last_message_on and last_message_on <= read_on:
+            return 0, False
+        messages = thread.list_messages(UNREAD_SCAN).items
+    except gateway.GatewayError:
+        return None, False
     count = sum(
         1
         for m in messages
-        if message_type(m) in ("text", "html")
-        and not m.deleted_on
-        and getattr(m.sender, "raw_id", None) != me
-        and _message_number(m.id) > last_read
+        if m.type in USER_TYPES and not m.deleted and m.sender_id != me and m.number > last_read
     )
-    more = len(messages) == UNREAD_SCAN and all(_message_number(m.id) > last_read for m in messages)
+    more = len(messages) == UNREAD_SCAN and all(m.number > last_read for m in messages)
     return count, more
-
-
-def _message_number(message_id: str) -> int:
-    """ACS message ids are epoch milliseconds, so they order messages."""
-    return int(message_id) if str(message_id).isdigit() else 0
 
 
 def check_participant_count(choices: list[ParticipantChoice]) -> None:
@@ -204,33 +196,30 @@ def check_participant_count(choices: list[ParticipantChoice]) -> None:
         )
 
 
-def participant_for(choice: ParticipantChoice) -> Any:
+def participant_for(choice: ParticipantChoice) -> Participant:
     """The ACS participant for a site user, with the history they are allowed to see."""
-    return gateway.participant(
+    return Participant(
         raw_id_of(choice.user),
         display_name=display_name(choice.user),
         share_history_time=choice.share_history_time,
     )
 
 
-def failures_from(errors: list[Any] | None) -> list[AddFailure]:
-    """Turn the SDK's [(ChatParticipant, ChatError)] into named failures."""
-    errors = errors or []
-    people = people_for(getattr(p.identifier, "raw_id", "") for p, _error in errors)
+def named_failures(failures: tuple[AddFailure, ...]) -> list[NamedFailure]:
+    """People ACS did not add, by their site name (the service identity left out)."""
+    people = people_for(f.raw_id for f in failures)
+    service = service_raw_id()
     return [
-        AddFailure(
-            name=people[p.identifier.raw_id].name,
-            reason=getattr(error, "message", "") or _("not added"),
-        )
-        for p, error in errors
-        if p.identifier.raw_id != service_raw_id()
+        NamedFailure(people[f.raw_id].name, f.reason or _("not added"))
+        for f in failures
+        if f.raw_id != service
     ]
 
 
 @dataclass(frozen=True)
-class CreatedThread:
+class NewThread:
     thread_id: str
-    failures: list[AddFailure]
+    failures: list[NamedFailure]
 
 
 def do_create_thread(
@@ -238,7 +227,7 @@ def do_create_thread(
     topic: str,
     choices: list[ParticipantChoice],
     idempotency_token: str,
-) -> CreatedThread:
+) -> NewThread:
     """Create a thread with the chosen people plus Kwebbel's service identity, and record it.
 
     `idempotency_token` comes from the form, so a double submit returns the same thread
@@ -247,27 +236,24 @@ def do_create_thread(
     topic = check_topic(topic)
     choices = [c for c in choices if c.user.pk != creator.pk]
     check_participant_count(choices)
-    participants = [gateway.participant(service_raw_id(), share_history_time=EPOCH)]
+    participants = [Participant(service_raw_id(), share_history_time=EPOCH)]
     participants += [participant_for(c) for c in choices]
-    client = gateway.chat_client(creator)
     with acs_call():
-        result = client.create_chat_thread(
-            topic, thread_participants=participants, idempotency_token=idempotency_token
-        )
-    thread_id = result.chat_thread.id
+        created = gateway.chat(creator).create_thread(topic, participants, idempotency_token)
     ThreadRecord.objects.get_or_create(
-        chat_thread_id=thread_id, defaults={"topic": topic, "creator": creator}
+        chat_thread_id=created.id, defaults={"topic": topic, "creator": creator}
     )
-    return CreatedThread(thread_id=thread_id, failures=failures_from(result.errors))
+    publish.created(created.id, topic)
+    return NewThread(thread_id=created.id, failures=named_failures(created.failures))
 
 
 def do_update_topic(access: ThreadAccess, topic: str) -> str:
     """Change the topic (ChatThread_UpdateChatThreadProperties) and mirror it in the record."""
     topic = check_topic(topic)
     with acs_call(forbidden=_("You are not allowed to change the topic.")):
-        access.client.update_topic(topic)
+        access.thread.update_topic(topic)
     ThreadRecord.objects.filter(chat_thread_id=access.thread_id).update(topic=topic)
-    publish.topic_changed(access.thread_id, topic, access.me)
+    publish.announced(access.thread)
     return topic
 
 
@@ -278,12 +264,17 @@ def do_delete_thread(access: ThreadAccess) -> None:
     """
     if not access.can_delete:
         raise ActionError(_("Only the creator or staff can delete this thread."), status=403)
-    client = (
-        gateway.chat_client(access.user) if access.is_creator else gateway.service_chat_client()
-    )
+    chat = gateway.chat(access.user) if access.is_creator else gateway.service_chat()
     with acs_call():
-        client.delete_chat_thread(access.thread_id)
-    ThreadRecord.objects.filter(chat_thread_id=access.thread_id).update(deleted_on=timezone.now())
+        chat.delete_thread(access.thread_id)
+    _record_deleted(access.thread_id)
+    publish.thread_deleted(access.thread_id, access.me)
+
+
+def _record_deleted(thread_id: str) -> None:
+    ThreadRecord.objects.filter(chat_thread_id=thread_id, deleted_on__isnull=True).update(
+        deleted_on=timezone.now()
+    )
 
 
 # Staff actions: done with Kwebbel's service identity, which is a participant of every
@@ -293,21 +284,23 @@ def do_delete_thread(access: ThreadAccess) -> None:
 def do_staff_update_topic(record: ThreadRecord, topic: str) -> None:
     """Change a recorded thread's topic as the service identity."""
     topic = check_topic(topic)
+    thread = gateway.service_thread(record.chat_thread_id)
     with acs_call():
-        gateway.service_thread_client(record.chat_thread_id).update_topic(topic)
+        thread.update_topic(topic)
     record.topic = topic
     record.save(update_fields=["topic"])
-    publish.topic_changed(record.chat_thread_id, topic, service_raw_id())
+    publish.announced(thread)
 
 
 def do_staff_delete_thread(record: ThreadRecord) -> None:
     """Delete a recorded thread as the service identity and mark the record deleted."""
     try:
         with acs_call():
-            gateway.service_chat_client().delete_chat_thread(record.chat_thread_id)
+            gateway.service_chat().delete_thread(record.chat_thread_id)
     except ActionError as error:
         # Already gone from ACS: recording the deletion is all that is left to do.
         if error.status != 404:
             raise
-    record.deleted_on = timezone.now()
-    record.save(update_fields=["deleted_on"])
+    _record_deleted(record.chat_thread_id)
+    record.refresh_from_db(fields=["deleted_on"])
+    publish.thread_deleted(record.chat_thread_id, service_raw_id())

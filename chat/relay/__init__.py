@@ -1,67 +1,71 @@
-"""The live relay: one poller per watched thread, an exactly-once, in-order event stream.
+"""The live relay: one reader per watched thread, an exactly-once, in-order event stream.
 
-ACS pushes nothing to server SDKs, so Kwebbel polls each thread that someone has open, once for
-all viewers and all server processes, and turns what it reads into events:
+Kwebbel reads each thread that someone has open, once for all viewers and all server processes,
+and turns what it reads into events:
 
-* **State differences, from one place.** ``observe.py`` keeps, per thread, what was already
-  published (message fingerprints, members with their share_history_time, topic, latest read
-  receipt per reader) in the database, and appends events only for differences, under the
-  thread's row lock. The poller and Kwebbel's own actions call the same functions, so a change
-  made through Kwebbel is pushed at once by the action and the poll that later sees it finds
-  nothing new: never twice.
+* **Differences, from one place, in ACS's order.** ``observe.py`` keeps, per thread, what was
+  already published (message fingerprints and versions, members with their
+  share_history_time, topic, latest read receipt per reader) in the database, and appends events
+  only for differences, under the thread's row lock. The poller and Kwebbel's own actions call
+  the same functions, so a change made through Kwebbel is pushed at once by the action, and the
+  poll that later sees it finds nothing new: never twice. Topic and membership changes are
+  published from the system messages that announce them, by sequence id, so none is published
+  twice or after a newer one; see ``observe.py`` for how each kind is ordered.
 * **The log carries the guarantee** (``log.py``). Each event gets the thread's next cursor
   (1, 2, 3, ...) in the appending transaction and is kept (``RELAY_LOG_KEEP``, 5000 per thread);
-  the channel-layer push after commit is only a hint. Pages resume from their last cursor;
-  a cursor older than the log keeps gets ``None`` from ``events_after``: reload the thread.
+  the channel-layer push after commit is only a hint. Pages resume from their last cursor
+  (``subscription.py``); a cursor older than the log keeps gets ``None`` from ``events_after``:
+  reload the thread. Every event says when it happened, and a viewer whose history starts later
+  sees none of it, whatever the kind (``render.py``).
 * **Polling** (``poller.py``), as the service identity that Kwebbel adds to every thread it
-  creates. Every ``RELAY_POLL_INTERVAL`` (1 s): the newest 50 messages, paging further back only
-  while a burst goes past the newest sequence id already seen, and the read receipts (at most
-  every 2.5 s: ACS allows 5 per 10 s per user and thread). Every ``RELAY_DEEP_SCAN_EVERY``
-  (30 s) the newest 200 messages in one call: **edits and deletions are detected within 1 s for
-  the newest 50 messages and within 30 s for the newest 200**; older ones are not watched.
-  Participants (ChatThread_ListChatParticipants) and the topic (GetChatThreadProperties) are
-  read once at start and again when a participantAdded/participantRemoved or topicUpdated
-  system message appears. Cost per watched thread: about 60 list-messages, 24 receipts and a
-  few other calls a minute.
+  creates, on the event loop. Every ``RELAY_POLL_INTERVAL`` (1 s): the newest 50 messages,
+  paging further back only while a burst goes past the newest sequence id already seen, and the
+  read receipts (at most every 2.5 s: ACS allows 5 per 10 s per user and thread). Every
+  ``RELAY_DEEP_SCAN_EVERY`` (30 s) the newest 200 messages in one call, and the participants and
+  topic as they are (which catches an announcement older than that): **edits and deletions are
+  detected within 1 s for the newest 50 messages and within 30 s for the newest 200**; older
+  ones are not watched. Cost per watched thread: about 60 list-messages, 24 receipts and 4
+  other calls a minute. Pollers start at a random point of their interval, so they do not poll
+  in step.
 * **Limits.** A call budget per thread keeps the poller within ACS's per user-and-thread limits
   (the strictest that apply to one identity: list messages 50/10 s and 200/min, receipts
   5/10 s, participants 10/10 s), with headroom, however low the interval: polls are never
   closer than 0.375 s, the even pace of that budget. 429 and 5xx stop all calls for the thread
   until ``Retry-After`` (or an exponential backoff up to 60 s); the SDK's own retries are off
   for these clients so the poller alone decides when to call again.
+* **The end of a thread.** A 404 (the thread was deleted, through Kwebbel or straight through
+  ACS) publishes ``thread.deleted`` and marks the thread's record; a 403 (Kwebbel's service
+  identity was removed outside Kwebbel) publishes ``relay.stopped``, logs it and marks the
+  record, which the staff page shows. Kwebbel's own actions still publish what they change.
 * **One poller per thread** (``relay.py``, ``locks.py``): a process polls a thread while it has
   viewers there and holds the thread's lock, a Redis lock with a renewed TTL when ``REDIS_URL``
   is set, an in-process one otherwise. When its last viewer leaves it stops and releases, and
   another process with viewers takes over within a lock retry (2 s).
 * **Typing** cannot be read from ACS, so only Kwebbel users' typing is relayed: an unlogged
-  push that carries the thread's current cursor without advancing it.
+  push to the thread's open pages.
 """
 
-from chat.relay.api import current_cursor, events_after, group_name, member_view, refresh_members
-from chat.relay.events import Event, MessageState
+from chat.relay.api import current_cursor, events_after, group_name, thread_state
+from chat.relay.events import Event
 from chat.relay.observe import (
     observe_members,
-    observe_members_added,
-    observe_members_removed,
     observe_messages,
     observe_receipts,
+    observe_thread_deleted,
     observe_topic,
     publish_typing,
 )
 
 __all__ = [
     "Event",
-    "MessageState",
     "current_cursor",
     "events_after",
     "group_name",
-    "member_view",
     "observe_members",
-    "observe_members_added",
-    "observe_members_removed",
     "observe_messages",
     "observe_receipts",
+    "observe_thread_deleted",
     "observe_topic",
     "publish_typing",
-    "refresh_members",
+    "thread_state",
 ]

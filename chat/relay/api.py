@@ -1,52 +1,74 @@
-"""What the websocket consumer and the pages ask of the relay (all sync: database, maybe ACS)."""
+"""What the rest of Kwebbel asks of the relay's stored state (all sync: database only)."""
 
 from __future__ import annotations
 
-import logging
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import timedelta
 
-from azure.core.exceptions import AzureError
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
 
-from chat import gateway
 from chat.models import RelayThread
-from chat.relay.events import parse_time
+from chat.relay import log, observe
 from chat.relay.log import current_cursor, events_after, group_name
-from chat.relay.observe import observe_members
-from tokens.services import AcsError
+from chat.types import Participant
 
-__all__ = ["current_cursor", "events_after", "group_name", "member_view", "refresh_members"]
+__all__ = [
+    "ThreadState",
+    "current_cursor",
+    "events_after",
+    "group_name",
+    "record_members",
+    "thread_state",
+]
 
-logger = logging.getLogger(__name__)
-
-
-def refresh_members(thread_id: str) -> None:
-    """Read the members from ACS as the service identity and publish any difference."""
-    client = gateway.service_thread_client(thread_id)
-    members = {p.identifier.raw_id: p.share_history_time for p in client.list_participants()}
-    observe_members(thread_id, members)
-
-
-def _published(thread_id: str) -> dict[str, str | None] | None:
-    row = RelayThread.objects.filter(chat_thread_id=thread_id).only("members").first()
-    return None if row is None else row.members
+# The published members count as current while a poller finished a round this recently
+# (a removal straight through ACS is then published within a poll or two anyway).
+FRESH_POLLS = 5
 
 
-def member_view(
-    thread_id: str, raw_id: str, *, refresh: bool = True
-) -> tuple[bool, datetime | None]:
-    """(is a member, their share_history_time) as last published.
+@dataclass(frozen=True)
+class ThreadState:
+    """What the relay knows of a thread, read at once: the log's cursor, the members as of that
+    cursor ({raw_id: share_history_time ISO}, None when not known to be current), and whether
+    the thread is deleted or unreadable for the service identity."""
 
-    When ``raw_id`` is not among the published members (or none are known yet), the members are
-    read again from ACS first (one ChatThread_ListChatParticipants), so someone added while no
-    poller ran is not turned away; a removal costs that one call per removed viewer.
-    """
-    members = _published(thread_id)
-    if refresh and (members is None or raw_id not in members):
-        try:
-            refresh_members(thread_id)
-        except (AzureError, AcsError):
-            logger.warning("could not read the members of %s", thread_id, exc_info=True)
-        members = _published(thread_id)
-    if not members or raw_id not in members:
-        return False, None
-    return True, parse_time(members[raw_id])
+    cursor: int
+    members: dict[str, str | None] | None
+    deleted: bool
+    service_removed: bool
+
+
+def _state(row: RelayThread | None) -> ThreadState:
+    if row is None:
+        return ThreadState(0, None, False, False)
+    fresh_after = timezone.now() - timedelta(
+        seconds=max(5.0, FRESH_POLLS * settings.RELAY_POLL_INTERVAL)
+    )
+    current = row.polled_at is not None and row.polled_at >= fresh_after
+    return ThreadState(
+        cursor=row.last_cursor,
+        members=row.members if current else None,
+        deleted=row.deleted_on is not None,
+        service_removed=row.service_removed_on is not None,
+    )
+
+
+def thread_state(thread_id: str) -> ThreadState:
+    """The relay's view of a thread (no ACS call)."""
+    return _state(RelayThread.objects.filter(chat_thread_id=thread_id).first())
+
+
+def record_members(thread_id: str, participants: list[Participant]) -> ThreadState:
+    """Publish the members just read from ACS and return the state as of that observation, read
+    under the same lock (so its cursor and its members belong together)."""
+    with transaction.atomic():
+        observe.observe_members(thread_id, participants, baseline_only=True)
+        row = log.locked_thread(thread_id)
+        members = {
+            p.raw_id: (p.share_history_time.isoformat() if p.share_history_time else None)
+            for p in participants
+        }
+        state = _state(row)
+        return ThreadState(state.cursor, members, state.deleted, state.service_removed)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from chat.models import RelayEvent, RelayThread
 from chat.relay.events import Event
+from chat.types import parse_time
 
 logger = logging.getLogger(__name__)
 
@@ -52,17 +53,25 @@ def locked_thread(thread_id: str) -> RelayThread:
     return RelayThread.objects.select_for_update().get(chat_thread_id=thread_id)
 
 
-def append(row: RelayThread, items: list[tuple[str, dict[str, Any]]]) -> list[Event]:
-    """Log events on a locked row (inside the caller's transaction); push them after commit."""
+# What observers hand to `append`: (kind, data, when it happened, or None for now).
+Item = tuple[str, dict[str, Any], datetime | None]
+
+
+def append(row: RelayThread, items: list[Item]) -> list[Event]:
+    """Log events on a locked row (inside the caller's transaction); push them after commit.
+
+    An item without a time of its own happened now.
+    """
     if not items:
         return []
     thread_id = row.chat_thread_id
+    now = timezone.now()
     events = [
-        Event(thread_id, row.last_cursor + n, kind, data)
-        for n, (kind, data) in enumerate(items, start=1)
+        Event(thread_id, row.last_cursor + n, kind, data, at or now)
+        for n, (kind, data, at) in enumerate(items, start=1)
     ]
     RelayEvent.objects.bulk_create(
-        RelayEvent(chat_thread_id=thread_id, cursor=e.cursor, kind=e.kind, data=e.data)
+        RelayEvent(chat_thread_id=thread_id, cursor=e.cursor, kind=e.kind, data=e.data, at=e.at)
         for e in events
     )
     row.last_cursor = events[-1].cursor
@@ -85,17 +94,30 @@ def push(events: list[Event]) -> None:
     try:
         send = async_to_sync(layer.group_send)
         for event in events:
-            send(
-                group_name(event.thread_id),
-                {
-                    "type": "relay.event",
-                    "thread": event.thread_id,
-                    "cursor": event.cursor,
-                    "event": event.as_json(),
-                },
-            )
+            send(group_name(event.thread_id), layer_message(event))
     except Exception:  # noqa: BLE001 - the log keeps the events; viewers catch up from it.
         logger.warning("could not push relay events", exc_info=True)
+
+
+def layer_message(event: Event) -> dict[str, Any]:
+    """The channel-layer message that tells a thread's consumers of an event."""
+    return {
+        "type": "relay.event",
+        "thread": event.thread_id,
+        "cursor": event.cursor,
+        "event": {
+            "cursor": event.cursor,
+            "kind": event.kind,
+            "data": event.data,
+            "at": event.at.isoformat() if event.at else None,
+        },
+    }
+
+
+def event_from_layer(thread_id: str, message: dict[str, Any]) -> Event:
+    """The event a `layer_message` carries."""
+    event = message["event"]
+    return Event(thread_id, event["cursor"], event["kind"], event["data"], parse_time(event["at"]))
 
 
 def current_cursor(thread_id: str) -> int:
@@ -112,7 +134,7 @@ def events_after(thread_id: str, cursor: int) -> list[Event] | None:
     if cursor < row.pruned_through or cursor > row.last_cursor:
         return None
     rows = RelayEvent.objects.filter(chat_thread_id=thread_id, cursor__gt=cursor).order_by("cursor")
-    events = [Event(thread_id, r.cursor, r.kind, r.data) for r in rows]
+    events = [Event(thread_id, r.cursor, r.kind, r.data, r.at) for r in rows]
     # Read without the lock: a prune committed between the two reads shows up as a gap at
     # the start, which means the same as an old cursor.
     if events and events[0].cursor != cursor + 1:

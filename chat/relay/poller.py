@@ -3,24 +3,30 @@
 What is read and how often is described in ``chat/relay/__init__.py``. Every ACS call goes
 through :meth:`ThreadPoller._call`, which waits for the thread's call budget and for any
 backoff first, so the poller can neither exceed ACS's limits nor call a throttled thread early.
+Calls run on the event loop (the async gateway), so a poll never holds up a user's send; the
+observations are short database transactions on a worker thread (``chat.db``).
+
+The poller ends when the service identity can no longer read the thread: 404 (deleted, straight
+through ACS or otherwise) is published as ``thread.deleted``, 403 (the service identity was
+removed outside Kwebbel) as ``relay.stopped``, and both are marked on the thread's record.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from azure.core.exceptions import AzureError, HttpResponseError
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from chat import gateway
+from chat.db import run_db
 from chat.relay import observe
 from chat.relay.budget import (
     GET_PROPERTIES,
@@ -31,22 +37,26 @@ from chat.relay.budget import (
     CallBudget,
     Clock,
 )
-from chat.relay.events import MESSAGE_ADDED, Event, MessageState
+from chat.relay.events import Event
+from chat.types import Message, latest_receipts
 
 logger = logging.getLogger(__name__)
 
 PAGE = 50  # newest messages read each poll
 DEEP_SCAN = 200  # newest messages re-read every RELAY_DEEP_SCAN_EVERY (ACS's largest page)
 MAX_PAGES = 40  # pages followed back in one poll when a burst outran the last poll
-PARTICIPANT_PAGE = 100
-MEMBER_TYPES = ("participantAdded", "participantRemoved")
-TOPIC_TYPE = "topicUpdated"
+# A round marks the thread's members current at most this often (one small write).
+MARK_POLLED_EVERY = 2.0
 
-ClientFactory = Callable[[str], AbstractAsyncContextManager[Any]]
+ThreadFactory = Callable[[str], gateway.AsyncChatThread]
 
 
 class PollerStopped(Exception):
     """The service identity cannot read the thread (not a participant, or the thread is gone)."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class _TryLater(Exception):
@@ -63,27 +73,6 @@ class CallRecord:
     at: float
 
 
-def retry_after(error: HttpResponseError) -> float | None:
-    """Seconds from ``retry-after-ms``/``x-ms-retry-after-ms``/``Retry-After``, if any."""
-    headers = getattr(error.response, "headers", None) or {}
-    for name, scale in (
-        ("retry-after-ms", 1000),
-        ("x-ms-retry-after-ms", 1000),
-        ("retry-after", 1),
-    ):
-        value = headers.get(name)
-        if value is not None:
-            try:
-                return max(0.0, float(value) / scale)
-            except ValueError:
-                continue  # an HTTP date: ACS sends seconds; fall back to our own backoff
-    return None
-
-
-def _number(message_id: str) -> int:
-    return int(message_id) if message_id.isdigit() else -1
-
-
 class ThreadPoller:
     # Longest single sleep, so a clock moved by a test (or a changed setting) is noticed soon.
     max_nap = 1.0
@@ -93,36 +82,65 @@ class ThreadPoller:
         thread_id: str,
         *,
         clock: Clock = time.monotonic,
-        client_factory: ClientFactory = gateway.async_service_poll_client,
+        thread_factory: ThreadFactory = gateway.service_poll_thread,
+        phase: float | None = None,
     ) -> None:
         self.thread_id = thread_id
         self.clock = clock
         self.budget = CallBudget(clock)
         self.backoff = Backoff(clock)
-        self.client_factory = client_factory
+        self.thread_factory = thread_factory
+        # Pollers started together (many pages opening at once) would poll in step: each starts
+        # at a random point of its interval instead.
+        self.phase = random.random() * self.interval() if phase is None else phase
+        self._last_marked: float | None = None
         self.calls: deque[CallRecord] = deque(maxlen=5000)
         self.polls = 0  # completed polls
         self.naps = 0  # sleeps taken while waiting (for the budget, a backoff or the interval)
         self.newest_sequence: int | None = None
         self._last_deep: float | None = None
         self._last_receipts: float | None = None
-        self._need_members = True
-        self._need_topic = True
+        self._last_reconciled: float | None = None
 
     async def run(self) -> None:
-        """Poll until cancelled, or until the thread cannot be read (logged, then returns)."""
+        """Poll until cancelled, or until the thread cannot be read (logged, published, then
+        returns)."""
+        client = self.thread_factory(self.thread_id)
+        await self._wait_until(self.clock() + self.phase)
         try:
-            async with self.client_factory(self.thread_id) as client:
-                while True:
-                    started = self.clock()
-                    try:
-                        await self.poll_once(client)
-                        self.polls += 1
-                    except _TryLater:
-                        pass  # the next poll waits for the backoff in _call
-                    await self._wait_until(started + self.interval())
+            while True:
+                started = self.clock()
+                try:
+                    await self.poll_once(client)
+                    self.polls += 1
+                    await self._mark_polled()
+                except _TryLater:
+                    pass  # the next poll waits for the backoff in _call
+                await self._wait_until(started + self.interval())
         except PollerStopped as stop:
+            await self._stopped(stop)
+
+    async def _stopped(self, stop: PollerStopped) -> None:
+        if stop.status == 404:
+            logger.warning("relay: %s was deleted; stopped polling it", self.thread_id)
+            await run_db(observe.observe_thread_deleted, self.thread_id)
+        elif stop.status == 403:
+            logger.error(
+                "relay: Kwebbel's service identity is no longer in %s (removed outside Kwebbel);"
+                " changes made outside Kwebbel will not arrive live",
+                self.thread_id,
+            )
+            await run_db(observe.observe_service_removed, self.thread_id)
+        else:
             logger.error("relay: stopped polling %s: %s", self.thread_id, stop)
+
+    async def _mark_polled(self) -> None:
+        now = self.clock()
+        if self._last_marked is None or now - self._last_marked >= MARK_POLLED_EVERY:
+            if self._last_marked is None:
+                await run_db(observe.observe_service_present, self.thread_id)
+            self._last_marked = now
+            await run_db(observe.mark_polled, self.thread_id)
 
     def interval(self) -> float:
         """``RELAY_POLL_INTERVAL``, but never faster than the list budget's even pace (0.375 s):
@@ -142,20 +160,12 @@ class ThreadPoller:
         at = self.clock()
         try:
             result = await call()
-        except HttpResponseError as error:
-            status = error.status_code
-            after = retry_after(error)
-            self.calls.append(CallRecord(operation, status, after, at))
-            if status in (401, 403, 404):
-                raise PollerStopped(f"{operation} answered {status}") from error
-            delay = self.backoff.failed(after)
-            logger.warning(
-                "relay: %s on %s: %s; next call in %.1fs", operation, self.thread_id, status, delay
-            )
-            raise _TryLater from error
-        except AzureError as error:
-            self.calls.append(CallRecord(operation, None, None, at))
-            delay = self.backoff.failed(None)
+        except gateway.GatewayError as error:
+            status = error.status
+            self.calls.append(CallRecord(operation, status, error.retry_after, at))
+            if status in (403, 404):
+                raise PollerStopped(f"{operation} answered {status}", status=status) from error
+            delay = self.backoff.failed(error.retry_after)
             logger.warning(
                 "relay: %s on %s failed (%s); next call in %.1fs",
                 operation,
@@ -168,16 +178,14 @@ class ThreadPoller:
         self.backoff.succeeded()
         return result
 
-    async def poll_once(self, client: Any) -> list[Event]:
-        """One round: members/topic when due, messages, receipts when the budget allows."""
-        events: list[Event] = []
-        if self._need_members:
-            events += await self._read_members(client)
-        if self._need_topic:
-            events += await self._read_topic(client)
-        events += await self._read_messages(client)
-        if self._need_members:  # a participant system message just arrived
-            events += await self._read_members(client)
+    async def poll_once(self, client: gateway.AsyncChatThread) -> list[Event]:
+        """One round: messages (with the topic and membership changes they announce), the
+        current members and topic when due, receipts when the budget allows."""
+        events = await self._read_messages(client)
+        every = settings.RELAY_DEEP_SCAN_EVERY
+        if self._last_reconciled is None or self.clock() - self._last_reconciled >= every:
+            events += await self._reconcile(client)
+            self._last_reconciled = self.clock()
         # Receipts are optional each round: read them when due, evenly spaced rather than in
         # a burst that spends the 10 s allowance at once.
         due = self._last_receipts is None or (
@@ -188,18 +196,21 @@ class ThreadPoller:
             events += await self._read_receipts(client)
         return events
 
-    async def _read_messages(self, client: Any) -> list[Event]:
+    async def _read_messages(self, client: gateway.AsyncChatThread) -> list[Event]:
         every = settings.RELAY_DEEP_SCAN_EVERY
         deep = self._last_deep is None or self.clock() - self._last_deep >= every
-        pager = client.list_messages(results_per_page=DEEP_SCAN if deep else PAGE).by_page()
-        states: list[MessageState] = []
+        size = DEEP_SCAN if deep else PAGE
+        messages: list[Message] = []
+        continuation: str | None = None
         for number in range(MAX_PAGES):
-            if number and not pager.continuation_token:
+            if number and not continuation:
                 break
-            page = await self._call(LIST_MESSAGES, pager.__anext__)
-            batch = [MessageState.from_acs(m) async for m in page]
-            states += batch
-            sequences = [s.sequence_id for s in batch if s.sequence_id is not None]
+            page = await self._call(
+                LIST_MESSAGES, lambda c=continuation: client.list_messages(size, c)
+            )
+            continuation = page.continuation
+            messages += page.items
+            sequences = [m.sequence_id for m in page.items if m.sequence_id is not None]
             # Page back only while the page is all news: a burst larger than one page.
             if self.newest_sequence is None or not sequences:
                 break
@@ -209,52 +220,31 @@ class ThreadPoller:
             logger.warning("relay: %s: more than %d pages of news", self.thread_id, MAX_PAGES)
         if deep:
             self._last_deep = self.clock()
-        events = await database_sync_to_async(observe.observe_messages)(self.thread_id, states)
-        sequences = [s.sequence_id for s in states if s.sequence_id is not None]
+        events = await run_db(observe.observe_messages, self.thread_id, messages)
+        sequences = [m.sequence_id for m in messages if m.sequence_id is not None]
         if sequences:
             self.newest_sequence = max(self.newest_sequence or 0, *sequences)
-        for event in events:
-            kind = event.data.get("type")
-            if event.kind == MESSAGE_ADDED and kind in MEMBER_TYPES:
-                self._need_members = True
-            elif event.kind == MESSAGE_ADDED and kind == TOPIC_TYPE:
-                # The system message names the new topic: no GetChatThreadProperties needed.
-                content = event.data.get("content") or {}
-                events += await database_sync_to_async(observe.observe_topic)(
-                    self.thread_id, content.get("topic") or "", content.get("initiator")
-                )
         return events
 
-    async def _read_members(self, client: Any) -> list[Event]:
-        pager = client.list_participants(results_per_page=PARTICIPANT_PAGE).by_page()
-        members: dict[str, Any] = {}
-        number = 0
-        while number == 0 or pager.continuation_token:
-            number += 1
-            page = await self._call(LIST_PARTICIPANTS, pager.__anext__)
-            async for p in page:
-                members[p.identifier.raw_id] = p.share_history_time
-        self._need_members = False
-        return await database_sync_to_async(observe.observe_members)(self.thread_id, members)
-
-    async def _read_topic(self, client: Any) -> list[Event]:
-        properties = await self._call(GET_PROPERTIES, client.get_properties)
-        self._need_topic = False
-        if getattr(properties, "deleted_on", None):
-            raise PollerStopped("the thread was deleted")
-        return await database_sync_to_async(observe.observe_topic)(
-            self.thread_id, properties.topic or ""
+    async def _reconcile(self, client: gateway.AsyncChatThread) -> list[Event]:
+        """Read the members and the topic as they are now. The messages just read announced
+        every change among their system messages; a difference left means an announcement was
+        missed (older than the newest 200 messages), and is published, unless one was applied
+        meanwhile (then this read is the older one)."""
+        topic_seq, members_version = await run_db(observe.applied, self.thread_id)
+        members = await self._call(LIST_PARTICIPANTS, client.list_participants)
+        events = await run_db(
+            partial(observe.observe_members, expected=members_version), self.thread_id, members
         )
+        properties = await self._call(GET_PROPERTIES, client.get_properties)
+        events += await run_db(
+            partial(observe.observe_topic, expected=topic_seq), self.thread_id, properties.topic
+        )
+        return events
 
-    async def _read_receipts(self, client: Any) -> list[Event]:
-        pager = client.list_read_receipts().by_page()
-        page = await self._call(LIST_RECEIPTS, pager.__anext__)
-        latest: dict[str, str] = {}
-        async for receipt in page:
-            reader = getattr(receipt.sender, "raw_id", None)
-            message_id = str(receipt.chat_message_id)
-            if reader and (reader not in latest or _number(message_id) > _number(latest[reader])):
-                latest[reader] = message_id
+    async def _read_receipts(self, client: gateway.AsyncChatThread) -> list[Event]:
+        receipts = await self._call(LIST_RECEIPTS, client.list_read_receipts)
         # ACS keeps one receipt per reader and supports receipts in threads of at most 20
         # members, so one page (default size) holds them all.
-        return await database_sync_to_async(observe.observe_receipts)(self.thread_id, latest)
+        latest = {reader: str(number) for reader, number in latest_receipts(receipts).items()}
+        return await run_db(observe.observe_receipts, self.thread_id, latest)

@@ -1,4 +1,4 @@
-"""One message: permalink, edit, delete; and the small posts chat.js makes."""
+"""One message: its permalink, and the no-script edit and delete."""
 
 from __future__ import annotations
 
@@ -17,14 +17,12 @@ from chat.actions.messages import (
     access_own_message,
     do_delete_message,
     do_edit_message,
-    do_send_read_receipt,
-    do_send_typing,
 )
 from chat.actions.participants import fetch_participants, history_start
 from chat.actions.threads import ThreadAccess, access_thread
-from chat.forms import EditMessageForm, ReadReceiptForm
+from chat.forms import EditMessageForm
 from chat.people import people_for, service_raw_id
-from chat.rendering import message_json, people_in_message
+from chat.rendering import for_viewer, message_json
 from chat.views import chat_view
 
 
@@ -42,13 +40,11 @@ def _thread_url(thread_id: str, message_id: str | None = None) -> str:
 def message_permalink(request: HttpRequest, thread_id: str, message_id: str) -> HttpResponse:
     access = access_thread(request.user, thread_id)
     message = access_message(access, message_id, _start(access))
-    people = people_for(people_in_message(message))
-    shown = message_json(
-        message, thread_id=thread_id, me=access.me, people=people, hidden={service_raw_id()}
-    )
+    people = people_for(message.people())
+    shown = message_json(message, thread_id=thread_id, people=people, hidden={service_raw_id()})
     if shown is None:
         return render(request, "chat/error.html", {"message": _("No such message.")}, status=404)
-    shown["seenBy"] = []
+    shown = {**for_viewer(shown, thread_id=thread_id, me=access.me), "seenBy": []}
     if request.GET.get("format") == "json":
         return JsonResponse({"message": shown})
     return render(
@@ -63,8 +59,7 @@ def message_permalink(request: HttpRequest, thread_id: str, message_id: str) -> 
 def message_edit(request: HttpRequest, thread_id: str, message_id: str) -> HttpResponse:
     access = access_thread(request.user, thread_id)
     message = access_own_message(access, message_id, _start(access))
-    people = people_for(people_in_message(message))
-    shown = message_json(message, thread_id=thread_id, me=access.me, people=people)
+    shown = message_json(message, thread_id=thread_id, people=people_for(message.people()))
     form = EditMessageForm(request.POST or None, initial={"content": shown["source"]})
     if request.method == "POST" and form.is_valid():
         try:
@@ -89,22 +84,3 @@ def message_delete(request: HttpRequest, thread_id: str, message_id: str) -> Htt
     do_delete_message(access, message)
     messages.success(request, _("Message deleted."))
     return redirect(_thread_url(thread_id, message_id))
-
-
-@chat_view
-@require_POST
-def read_receipt(request: HttpRequest, thread_id: str) -> HttpResponse:
-    form = ReadReceiptForm(request.POST)
-    if not form.is_valid():
-        return JsonResponse({"error": "message_id"}, status=400)
-    access = access_thread(request.user, thread_id)
-    do_send_read_receipt(access, form.cleaned_data["message_id"])
-    return HttpResponse(status=204)
-
-
-@chat_view
-@require_POST
-def typing(request: HttpRequest, thread_id: str) -> HttpResponse:
-    access = access_thread(request.user, thread_id)
-    do_send_typing(access)
-    return HttpResponse(status=204)

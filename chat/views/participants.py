@@ -32,7 +32,11 @@ def participant_list(request: HttpRequest, thread_id: str) -> HttpResponse:
     in_thread = {p.person.user_id for p in participants if p.person.user_id}
     candidates = site_users(exclude_ids=in_thread | {request.user.pk})
     picker = ParticipantPickerForm(
-        request.POST or None, users=candidates, prefix="people", default_history=HISTORY_NONE
+        request.POST or None,
+        users=candidates,
+        prefix="people",
+        default_history=HISTORY_NONE,
+        thread_created_on=access.created_on,
     )
     if request.method == "POST" and picker.is_valid():
         try:

@@ -30,7 +30,13 @@ def staff_threads(request: HttpRequest) -> HttpResponse:
     rows = []
     for record in page:
         participants, problem = [], None
-        if record.deleted_on is None:
+        if record.service_removed_on is not None:
+            problem = _(
+                "Kwebbel's service identity was removed from this conversation outside Kwebbel:"
+                " staff cannot manage it here, and changes made outside Kwebbel no longer"
+                " arrive live."
+            )
+        elif record.deleted_on is None:
             try:
                 participants = staff_participants(record.chat_thread_id)
             except (ActionError, ChatUnavailable):

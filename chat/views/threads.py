@@ -12,9 +12,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from chat.actions import ActionError
-from chat.actions.messages import do_send_message, latest_receipts, message_page
-from chat.actions.messages import do_send_read_receipt as send_receipt
-from chat.actions.participants import fetch_participants, history_start, visible_participants
+from chat.actions.messages import do_send_message
+from chat.actions.pages import thread_view
 from chat.actions.threads import (
     access_thread,
     do_create_thread,
@@ -23,9 +22,8 @@ from chat.actions.threads import (
     list_threads,
 )
 from chat.forms import MessageForm, NewThreadForm, ParticipantPickerForm, TopicForm
-from chat.people import people_for, service_raw_id, site_users
-from chat.relay.api import current_cursor
-from chat.rendering import add_seen_by, message_json, message_strings, people_in_message
+from chat.people import service_raw_id, site_users
+from chat.rendering import message_strings
 from chat.views import chat_view, read_cursor, report_error, safe_next, sign_cursor
 from chat.views.live import live_strings, seen_receipts
 
@@ -49,7 +47,9 @@ def thread_list(request: HttpRequest) -> HttpResponse:
 def thread_create(request: HttpRequest) -> HttpResponse:
     users = site_users(exclude_ids=[request.user.pk])
     form = NewThreadForm(request.POST or None)
-    picker = ParticipantPickerForm(request.POST or None, users=users, prefix="people")
+    picker = ParticipantPickerForm(
+        request.POST or None, users=users, prefix="people", allow_since=False
+    )
     if request.method == "POST" and form.is_valid() and picker.is_valid():
         try:
             created = do_create_thread(
@@ -72,53 +72,27 @@ def thread_create(request: HttpRequest) -> HttpResponse:
 
 
 def thread_context(request: HttpRequest, thread_id: str) -> dict[str, object]:
-    """Everything the thread page shows; five ACS calls at most (see the comments)."""
-    access = access_thread(request.user, thread_id)  # GetChatThreadProperties
-    # Read before the snapshot below: events after this cursor are replayed to the page, so a
-    # change made while the snapshot is taken shows up (the page applies events by message id,
-    # so one that is in the snapshot too is not shown twice).
-    live_cursor = current_cursor(thread_id)
-    raw_participants = fetch_participants(access)  # ListChatParticipants
-    start = history_start(raw_participants, access.me)
+    """The thread page's template context (the data comes from one action)."""
     cursor = read_cursor(request, f"messages.{thread_id}")
-    page = message_page(access, cursor, start)  # ListChatMessages, one page
-    receipts = latest_receipts(access)  # ListChatReadReceipts
+    view = thread_view(request.user, thread_id, cursor)
+    access = view.access
     hidden = {service_raw_id()}
-    ids = {p.identifier.raw_id for p in raw_participants} | set(receipts)
-    for message in page.messages:
-        ids |= people_in_message(message)
-    people = people_for(ids)
-    shown = [
-        m
-        for m in (
-            message_json(message, thread_id=thread_id, me=access.me, people=people, hidden=hidden)
-            for message in page.messages
-        )
-        if m is not None
-    ]
-    add_seen_by(shown, receipts, people, me=access.me, hidden=hidden)
-    participants = visible_participants(raw_participants)
-    # Without a script running, opening the newest page is what "seen" means: send the
-    # receipt for its last message if ACS does not have it yet (SendChatReadReceipt).
-    if cursor is None and page.messages:
-        newest = page.messages[-1].id
-        if int(newest) > receipts.get(access.me, 0):
-            send_receipt(access, newest)
     return {
         "access": access,
         "thread_id": thread_id,
         "topic": access.topic,
-        "chat_messages": shown,
-        "participants": participants,
-        "history_start": start,
-        "older_cursor": sign_cursor(request, f"messages.{thread_id}", page.older_cursor),
+        "chat_messages": view.messages,
+        "participants": view.participants,
+        "history_start": view.history_start,
+        "problems": view.problems,
+        "older_cursor": sign_cursor(request, f"messages.{thread_id}", view.older_cursor),
         "is_newest_page": cursor is None,
         "live": {
-            "cursor": live_cursor,
+            "cursor": view.live_cursor,
             "socket": "/ws/chat/",
-            "receipts": seen_receipts(receipts, people, me=access.me, hidden=hidden),
-            "myRead": str(receipts.get(access.me, 0)),
-            "participants": [{"rawId": p.raw_id, "name": p.person.name} for p in participants],
+            "receipts": seen_receipts(view.receipts, view.people, me=access.me, hidden=hidden),
+            "myRead": str(view.receipts.get(access.me, 0)),
+            "participants": [{"rawId": p.raw_id, "name": p.person.name} for p in view.participants],
             "strings": {**message_strings(), **live_strings()},
         },
     }
@@ -133,10 +107,7 @@ def thread_detail(request: HttpRequest, thread_id: str) -> HttpResponse:
         if form.is_valid():
             try:
                 message_id = do_send_message(
-                    access,
-                    form.cleaned_data["content"],
-                    form.cleaned_data["format"] or "text",
-                    form.cleaned_data["client_id"],
+                    access, form.cleaned_data["content"], form.cleaned_data["format"] or "text"
                 )
             except ActionError as error:
                 form.add_error("content", error.message)
@@ -151,6 +122,7 @@ def thread_detail(request: HttpRequest, thread_id: str) -> HttpResponse:
                 "messages": context["chat_messages"],
                 "olderUrl": f"?{urlencode({'cursor': older})}" if older else None,
                 "strings": message_strings(),
+                "problems": context["problems"],
             }
         )
     return render(request, "chat/thread_detail.html", context, status=400 if form.errors else 200)

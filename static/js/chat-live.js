@@ -422,9 +422,7 @@ export function startLive(section, { localiseTimes, enhanceConfirms, csrfToken, 
       const now = Date.now();
       if (now - lastTyping < TYPING_EVERY_MS || !textarea.value.trim()) return;
       lastTyping = now;
-      if (!send({ action: "typing", thread: threadId })) {
-        post(section.dataset.typingUrl).catch(() => {});
-      }
+      send({ action: "typing", thread: threadId });
     });
   }
 

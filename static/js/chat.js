@@ -100,15 +100,6 @@ function enhanceThread(section) {
   if (textarea && section.dataset.live) {
     startLive(section, { localiseTimes, enhanceConfirms, csrfToken, post });
   } else if (textarea) {
-    let lastTyping = 0;
-    textarea.addEventListener("input", () => {
-      const now = Date.now();
-      // ACS allows a few typing notifications per 10 s per user; one per 8 s is plenty.
-      if (now - lastTyping > 8000 && textarea.value.trim()) {
-        lastTyping = now;
-        post(section.dataset.typingUrl).catch(() => {});
-      }
-    });
     composer.addEventListener("submit", () => {
       for (const b of composer.querySelectorAll("button[type=submit]")) b.disabled = true;
     });

@@ -90,9 +90,10 @@ def test_alice_bob_and_carol_chat(sign_in: Any, make_site_user: Any, live_server
     expect(b.locator("text=oops, wrong thread")).to_have_count(0)
     assert_no_script_ran(b)
 
-    # Bob has read everything, so Alice sees "Seen by Bob".
+    # Read receipts go over the live connection, which this server does not have; opening a
+    # page sends none (see tests/browser/test_live.py for "Seen by").
     open_thread(a, thread_url)
-    expect(a.locator(".msg__seen")).to_contain_text("Seen by Bob")
+    expect(a.locator(".msg__seen")).to_have_count(0)
 
     # Alice adds Carol without history: Carol sees nothing from before.
     a.click("text=People & settings")

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from chat import gateway
 from chat.actions.messages import MESSAGES_PER_PAGE
 from chat.actions.threads import EPOCH, ParticipantChoice, do_create_thread
 from tests.browser.test_chat_flow import assert_no_script_ran
+from tests.fixtures.outside import sdk_thread
 
 pytestmark = pytest.mark.browser
 
@@ -21,7 +21,7 @@ def test_load_older_renders_like_the_server(sign_in: Any, make_site_user: Any, l
     thread_id = do_create_thread(
         alice, "Long story", [ParticipantChoice(bob, EPOCH)], "t-1"
     ).thread_id
-    client = gateway.thread_client(alice, thread_id)
+    client = sdk_thread(alice, thread_id)
     # Sent straight to ACS, so only the sanitising before display protects the page.
     client.send_message(
         "<b>early</b><img src=x onerror=\"window.__xss = 'older'\">", chat_message_type="html"

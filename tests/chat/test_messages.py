@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from chat import gateway
 from chat.actions.messages import MESSAGES_PER_PAGE
 from tests.chat.helpers import create_thread, page, send
+from tests.fixtures.outside import sdk_thread
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,7 @@ def pair(make_site_user, signed_in):
 
 def stored_content(thread_id: str, message_id: str) -> str:
     """What ACS holds for a message, read as Kwebbel's service identity."""
-    return gateway.service_thread_client(thread_id).get_message(message_id).content.message
+    return sdk_thread(None, thread_id).get_message(message_id).content.message
 
 
 def test_text_message_is_escaped_with_sender_name(pair):
@@ -46,7 +46,7 @@ def test_html_is_sanitised_before_send_and_before_show(pair):
     )
     assert stored_content(thread_id, message_id) == "<b>bold</b>"
     # Someone sending straight to ACS (not through Kwebbel) is cleaned when shown.
-    raw = gateway.thread_client(pair[4], thread_id).send_message(
+    raw = sdk_thread(pair[4], thread_id).send_message(
         '<a href="javascript:alert(2)">x</a><i>ok</i>', chat_message_type="html"
     )
     body = page(b, thread_id)
@@ -68,7 +68,7 @@ def test_html_with_nothing_visible_is_refused(pair):
 
 def test_sender_display_name_from_acs_is_not_trusted(pair):
     _, b, thread_id, alice, _ = pair
-    gateway.thread_client(alice, thread_id).send_message(
+    sdk_thread(alice, thread_id).send_message(
         "hello", sender_display_name="<img src=x onerror=alert(1)>Mallory"
     )
     body = page(b, thread_id)
@@ -126,7 +126,7 @@ def test_permalink_shows_one_message(pair):
 
 def test_load_older_pages_back_through_history(pair):
     a, b, thread_id, alice, _ = pair
-    client = gateway.thread_client(alice, thread_id)
+    client = sdk_thread(alice, thread_id)
     for n in range(MESSAGES_PER_PAGE + 5):
         client.send_message(f"message number {n:03d}")
     newest = b.get(reverse("chat:thread", args=[thread_id]))
@@ -156,38 +156,28 @@ def test_system_messages_in_words(pair, make_site_user, signed_in):
     assert "Alice changed the topic to “Chat”" in body
 
 
-def test_read_receipt_and_seen_by(pair):
-    a, b, thread_id, *_ = pair
+def test_seen_by_names_who_read_up_to_a_message(pair):
+    a, b, thread_id, alice, bob = pair
     message_id = send(a, thread_id, "did you see this?")
+    # Opening the page is not reading it: no receipt is sent by a GET.
+    page(b, thread_id)
     # The live script's strings hold "Seen by" too; look for the rendered line only.
     assert 'class="msg__seen"' not in page(a, thread_id)
-    response = b.post(
-        reverse("chat:read", args=[thread_id]),
-        {"message_id": message_id},
-        HTTP_ACCEPT="application/json",
+    sdk_thread(bob, thread_id).send_read_receipt(message_id)  # as bob's page does when it sees it
+    assert '<p class="msg__seen">Seen by Bob</p>' in page(a, thread_id)
+
+
+def test_the_sending_pages_client_id_is_kept_on_the_message(pair):
+    a, _, thread_id, alice, _bob = pair
+    # Pages send over the websocket with a client id in the metadata (see tests/live).
+    message_id = (
+        sdk_thread(alice, thread_id)
+        .send_message("with id", metadata={"kwebbelClientId": "c-123"})
+        .id
     )
-    assert response.status_code == 204
-    body = page(a, thread_id)
-    assert '<p class="msg__seen">Seen by Bob</p>' in body
-    assert b.post(reverse("chat:read", args=[thread_id]), {"message_id": "x"}).status_code == 400
-
-
-def test_typing_notification(pair):
-    a, _, thread_id, *_ = pair
-    assert a.post(reverse("chat:typing", args=[thread_id])).status_code == 204
-    assert a.get(reverse("chat:typing", args=[thread_id])).status_code == 405
-
-
-def test_client_id_travels_in_metadata(pair):
-    a, _, thread_id, *_ = pair
-    response = a.post(
-        reverse("chat:thread", args=[thread_id]),
-        {"content": "with id", "format": "text", "client_id": "c-123"},
+    assert f'id="m-{message_id}" data-message-id="{message_id}" data-client-id="c-123"' in page(
+        a, thread_id
     )
-    message_id = response["Location"].rsplit("#m-", 1)[1]
-    message = gateway.service_thread_client(thread_id).get_message(message_id)
-    assert message.metadata == {"kwebbelClientId": "c-123"}
-    assert 'data-client-id="c-123"' in page(a, thread_id)
 
 
 def test_empty_and_oversized_messages_are_refused(pair):

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.urls import reverse
 
-from chat import gateway
 from chat.actions.participants import do_add_participants, share_history_time_for
 from chat.actions.threads import ParticipantChoice, access_thread
 from chat.people import raw_id_of
 from tests.chat.helpers import create_thread, page, send
+from tests.fixtures.outside import sdk_thread
 from tokens import services as token_services
 
 pytestmark = pytest.mark.django_db
@@ -67,11 +67,11 @@ def test_added_with_all_history_sees_everything(trio):
 
 def test_history_from_a_time_is_the_boundary_on_every_page(trio):
     a, _, c, thread_id, alice, bob, carol = trio
-    client = gateway.thread_client(alice, thread_id)
+    client = sdk_thread(alice, thread_id)
     hidden_ids = [client.send_message(f"secret number {n}").id for n in range(3)]
     # One millisecond after the last hidden message (message ids are epoch milliseconds).
     boundary = datetime.fromtimestamp((int(hidden_ids[-1]) + 1) / 1000, tz=UTC)
-    while gateway.thread_client(alice, thread_id).send_message("shown").id <= hidden_ids[-1]:
+    while sdk_thread(alice, thread_id).send_message("shown").id <= hidden_ids[-1]:
         pass
     access = access_thread(alice, thread_id)
     failures = do_add_participants(
@@ -91,14 +91,33 @@ def test_history_from_a_time_is_the_boundary_on_every_page(trio):
 def test_since_choice_from_the_form(trio):
     a, _, c, thread_id, alice, bob, carol = trio
     send(a, thread_id, "ancient")
-    later = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    # Dates are entered to the second at most; within the current minute counts as now.
+    later = (datetime.now(UTC) + timedelta(seconds=30)).strftime("%Y-%m-%dT%H:%M:%S")
     assert add(a, thread_id, carol, "since", later).status_code == 302
     sht = {
         p.identifier.raw_id: p.share_history_time
-        for p in gateway.service_thread_client(thread_id).list_participants()
+        for p in sdk_thread(None, thread_id).list_participants()
     }[raw_id_of(carol)]
-    assert sht.strftime("%Y-%m-%dT%H:%M") == later
+    assert sht.strftime("%Y-%m-%dT%H:%M:%S") == later
     assert "ancient" not in page(c, thread_id)
+
+
+@pytest.mark.parametrize(
+    ("since", "error"),
+    [
+        ("0001-01-01T00:00", "The conversation started later than that"),
+        ("2000-01-01T00:00", "The conversation started later than that"),
+        ("9999-12-31T23:59", "That is in the future"),
+    ],
+)
+def test_since_dates_outside_the_threads_life_are_refused(trio, since, error):
+    a, _, c, thread_id, alice, bob, carol = trio
+    response = add(a, thread_id, carol, "since", since)
+    assert response.status_code == 400
+    assert error in response.content.decode()
+    # Nothing was added, and the thread's pages still load for its members.
+    assert c.get(reverse("chat:thread", args=[thread_id])).status_code == 404
+    assert "Team" in page(a, thread_id)
 
 
 def test_since_choice_without_a_date_is_refused(trio):
@@ -150,9 +169,7 @@ def test_service_identity_and_strangers_cannot_be_removed(trio):
     for raw_id in (service, raw_id_of(carol)):
         response = a.post(reverse("chat:remove", args=[thread_id]), {"raw_id": raw_id}, follow=True)
         assert "That person is not in this thread." in response.content.decode()
-    members = {
-        p.identifier.raw_id for p in gateway.service_thread_client(thread_id).list_participants()
-    }
+    members = {p.identifier.raw_id for p in sdk_thread(None, thread_id).list_participants()}
     assert service in members
 
 

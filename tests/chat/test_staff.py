@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from chat import gateway
 from chat.models import ThreadRecord
 from chat.people import raw_id_of
 from tests.chat.helpers import create_thread, page
+from tests.fixtures.outside import sdk_thread
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +38,7 @@ def test_staff_change_topic_remove_and_delete(setup):
         s.post(reverse("chat:staff_topic", args=[record.pk]), {"topic": "Renamed"}).status_code
         == 302
     )
-    assert gateway.service_thread_client(thread_id).get_properties().topic == "Renamed"
+    assert sdk_thread(None, thread_id).get_properties().topic == "Renamed"
     s.post(reverse("chat:staff_remove", args=[record.pk]), {"raw_id": raw_id_of(bob)})
     assert b.get(reverse("chat:thread", args=[thread_id])).status_code == 404
     assert "Bob was removed" in page(a, thread_id)
@@ -56,7 +56,7 @@ def test_admin_lists_records_and_changes_topic_through_acs(setup):
     change_url = reverse("admin:chat_threadrecord_change", args=[record.pk])
     assert "Bob" in s.get(change_url).content.decode()
     s.post(change_url, {"topic": "From admin"})
-    assert gateway.service_thread_client(thread_id).get_properties().topic == "From admin"
+    assert sdk_thread(None, thread_id).get_properties().topic == "From admin"
     s.post(
         reverse("admin:chat_threadrecord_changelist"),
         {"action": "delete_in_acs", "_selected_action": [record.pk]},

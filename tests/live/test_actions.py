@@ -6,9 +6,9 @@ import uuid
 
 import pytest
 
-from chat import gateway
 from chat.actions.messages import CLIENT_ID_KEY
 from chat.models import SentMessage
+from tests.fixtures.outside import sdk_thread
 from tests.live.conftest import run
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,7 +26,7 @@ def send_frame(thread: str, content: str, fmt: str = "text", **extra) -> dict:
 
 
 def messages_with(user, thread: str, client_id: str) -> list:
-    client = gateway.thread_client(user, thread)
+    client = sdk_thread(user, thread)
     return [m for m in client.list_messages() if (m.metadata or {}).get(CLIENT_ID_KEY) == client_id]
 
 
@@ -155,7 +155,7 @@ async def test_a_retry_after_a_lost_answer_finds_the_message_instead_of_sending_
 
     def first_attempt() -> str:
         SentMessage.objects.create(user=people.alice, client_id=client_id, chat_thread_id=thread)
-        sent = gateway.thread_client(people.alice, thread).send_message(
+        sent = sdk_thread(people.alice, thread).send_message(
             "lost answer", metadata={CLIENT_ID_KEY: client_id}
         )
         return sent.id

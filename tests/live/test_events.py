@@ -7,10 +7,10 @@ import asyncio
 import pytest
 from django.utils import timezone
 
-from chat import gateway
 from chat.actions.participants import do_add_participants, do_remove_participant
 from chat.actions.threads import ParticipantChoice, access_thread, do_update_topic
 from chat.people import raw_id_of
+from tests.fixtures.outside import identifier, sdk_thread
 from tests.live.conftest import run
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def straight_to_acs(user, thread: str, content: str) -> str:
     """Send with the SDK and the user's own token, bypassing Kwebbel entirely."""
-    return gateway.thread_client(user, thread).send_message(content).id
+    return sdk_thread(user, thread).send_message(content).id
 
 
 async def test_messages_sent_straight_to_acs_arrive_through_the_poller(people, ws, thread):
@@ -28,7 +28,7 @@ async def test_messages_sent_straight_to_acs_arrive_through_the_poller(people, w
     event = await bob.message("message.added", message_id)
     assert event["data"]["html"] == "<p>from a script</p>"
     # An edit and a deletion made straight in ACS arrive too.
-    client = await run(gateway.thread_client, people.alice, thread)
+    client = await run(sdk_thread, people.alice, thread)
     await run(client.update_message, message_id, content="edited by script")
     edited = await bob.message("message.edited", message_id)
     assert edited["data"]["html"] == "<p>edited by script</p>"
@@ -116,8 +116,9 @@ async def test_a_removal_before_the_pollers_first_read_still_cuts_the_viewer_off
     people, ws, thread, monkeypatch
 ):
     """The membership is recorded as the page subscribes, so a removal made straight through
-    ACS before the thread's poller first read the participants is still a difference."""
-    from chat.relay import api, relay
+    ACS before the thread's poller first read the thread is still applied when it is."""
+    from chat import gateway
+    from chat.relay import observe, relay
 
     class IdlePoller:  # holds the thread's lock but never reads ACS
         def __init__(self, thread_id: str) -> None:
@@ -131,10 +132,11 @@ async def test_a_removal_before_the_pollers_first_read_still_cuts_the_viewer_off
     try:
         bob = await ws(people.bob)
         await bob.subscribe(thread)
-        client = await run(gateway.thread_client, people.alice, thread)
-        await run(client.remove_participant, gateway.identifier(await run(raw_id_of, people.bob)))
-        # What the poller does when it sees the participantRemoved system message.
-        await run(api.refresh_members, thread)
+        client = await run(sdk_thread, people.alice, thread)
+        await run(client.remove_participant, identifier(await run(raw_id_of, people.bob)))
+        # What the poller does with the participantRemoved system message it reads.
+        newest = await run(lambda: gateway.service_thread(thread).list_messages(50).items)
+        await run(observe.observe_messages, thread, newest)
         assert await bob.next("removed") == {"type": "removed", "thread": thread}
     finally:
         await idle.stop()
@@ -145,9 +147,9 @@ async def test_a_participant_removed_straight_through_acs_is_cut_off_within_a_po
 ):
     bob = await ws(people.bob)
     await bob.subscribe(thread)
-    client = await run(gateway.thread_client, people.alice, thread)
+    client = await run(sdk_thread, people.alice, thread)
     bob_id = await run(raw_id_of, people.bob)
-    await run(client.remove_participant, gateway.identifier(bob_id))
+    await run(client.remove_participant, identifier(bob_id))
     assert await bob.next("removed") == {"type": "removed", "thread": thread}
     await run(client.send_message, "secret after removal")
     await bob.nothing(1.5)
@@ -166,7 +168,7 @@ async def test_events_the_layer_drops_are_read_back_from_the_log(people, ws, thr
     dropped = []
 
     def lossy_push(events):
-        if any(e.data.get("content") == "m0" for e in events):
+        if any(e.data.get("body") == "m0" for e in events):
             dropped.extend(events)  # the layer loses this push
             return
         original(events)

@@ -9,6 +9,7 @@ from channels.testing import WebsocketCommunicator
 
 from chat.consumers import MAX_FRAME_CHARS
 from chatsite.asgi import application
+from tests.fixtures.outside import sdk_thread
 from tests.live.conftest import ORIGIN, run
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -93,10 +94,9 @@ async def test_field_errors_come_back_as_acks_when_a_request_id_is_given(people,
         assert ack["status"] == status, (frame, ack)
         assert error in ack["error"], (frame, ack)
     # Nothing was sent to the thread by any of them.
-    from chat import gateway
 
     def user_messages() -> list:
-        client = gateway.thread_client(people.alice, thread)
+        client = sdk_thread(people.alice, thread)
         return [m for m in client.list_messages() if str(m.type.value) in ("text", "html")]
 
     assert [m.content.message for m in await run(user_messages)] == []

@@ -58,7 +58,7 @@ async def test_429_and_503_stop_all_calls_until_the_retry_time(
     alice, bob = await run_sync(users)(2)
     thread_id = await run_sync(make_thread)(alice, bob)
     clock = FakeClock()
-    poller = ThreadPoller(thread_id, clock=clock)
+    poller = ThreadPoller(thread_id, clock=clock, phase=0)
     poller.max_nap = 0.005
     task = asyncio.create_task(poller.run())
     counts = lambda: asyncio.to_thread(poller_counts, faulty_emulator, thread_id)  # noqa: E731
@@ -103,7 +103,7 @@ async def test_the_call_budget_holds_however_low_the_interval(
     thread_id = await run_sync(make_thread)(alice, bob)
     clock = FakeClock()
     start = clock()
-    poller = ThreadPoller(thread_id, clock=clock)
+    poller = ThreadPoller(thread_id, clock=clock, phase=0)
     poller.max_nap = 0.002
     counts = lambda: asyncio.to_thread(poller_counts, acs_emulator, thread_id)  # noqa: E731
     task = asyncio.create_task(poller.run())

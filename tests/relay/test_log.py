@@ -24,7 +24,8 @@ def add(thread_id: str, n: int) -> list[int]:
     with transaction.atomic():
         row = locked_thread(thread_id)
         return [
-            e.cursor for e in append(row, [("topic.changed", {"topic": str(i)}) for i in range(n)])
+            e.cursor
+            for e in append(row, [("topic.changed", {"topic": str(i)}, None) for i in range(n)])
         ]
 
 
@@ -107,7 +108,7 @@ thread, count = sys.argv[1], int(sys.argv[2])
 for i in range(count):
     with transaction.atomic():
         row = locked_thread(thread)
-        events = append(row, [("topic.changed", {"topic": str(i)})])
+        events = append(row, [("topic.changed", {"topic": str(i)}, None)])
     print(events[0].cursor, flush=True)
 """
 

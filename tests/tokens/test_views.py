@@ -20,9 +20,15 @@ def signed_in(user) -> Client:
     return client
 
 
+def csrf_cookie(client: Client) -> str:
+    """The CSRF cookie, from a page that costs no ACS call (the sign-in form)."""
+    client.get(reverse("login"))
+    return client.cookies["csrftoken"].value
+
+
 def post_with_csrf(client: Client, **extra):
     """POST like the site's JavaScript: CSRF cookie from a page, token in X-CSRFToken."""
-    client.get(reverse("home"), follow=True)
+    client.get(reverse("login"))
     return client.post(URL, HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value, **extra)
 
 
@@ -63,14 +69,18 @@ def test_returns_the_signed_in_users_token(acs_settings, make_site_user):
     assert response["Cache-Control"].startswith("max-age=0")
     assert "no-store" in response["Cache-Control"]
     body = response.json()
-    assert set(body) == {"token", "expiresOn", "communicationUserId", "endpoint"}
+    assert set(body) == {"token", "expiresOn", "communicationUserId", "endpoint", "scopes"}
     identity = AcsIdentity.objects.get(user=user)
     assert body["communicationUserId"] == identity.communication_user_id
-    assert body["token"] == identity.token
-    assert body["expiresOn"] == identity.token_expires_on.isoformat()
+    assert body["token"] == identity.browser_token
+    assert body["expiresOn"] == identity.browser_token_expires_on.isoformat()
     assert body["endpoint"] == acs_settings.endpoint
+    assert body["scopes"] == ["chat.join.limited"]
     claims = jwt.decode(body["token"], options={"verify_signature": False})
     assert "8:" + claims["skypeid"] == identity.communication_user_id
+    assert claims["acsScope"] == "chat.join.limited"
+    # Kwebbel's own token for the user (scope chat) never leaves the server.
+    assert identity.token == "" or identity.token != body["token"]
 
 
 def test_never_serves_another_users_token(acs_settings, make_site_user):
@@ -79,11 +89,10 @@ def test_never_serves_another_users_token(acs_settings, make_site_user):
 
     # Bob asks, even naming Alice's identity in the body and query string.
     bob_client = signed_in(bob)
-    bob_client.get(reverse("home"), follow=True)
     response = bob_client.post(
         f"{URL}?communicationUserId={alice_body['communicationUserId']}",
         {"communicationUserId": alice_body["communicationUserId"], "user": alice.pk},
-        HTTP_X_CSRFTOKEN=bob_client.cookies["csrftoken"].value,
+        HTTP_X_CSRFTOKEN=csrf_cookie(bob_client),
     )
 
     bob_body = response.json()
@@ -101,8 +110,7 @@ def test_100_requests_cost_one_identity_and_one_token(
 ):
     settings.TOKENS_RATE_LIMIT = (1000, 60)
     client = signed_in(make_site_user())
-    client.get(reverse("home"), follow=True)
-    csrf = client.cookies["csrftoken"].value
+    csrf = csrf_cookie(client)
 
     bodies = [client.post(URL, HTTP_X_CSRFTOKEN=csrf).json() for _ in range(100)]
 
@@ -125,8 +133,7 @@ def test_concurrent_first_requests_cost_one_identity_and_one_token(
         from django.db import connection
 
         client = signed_in(user)
-        client.get(reverse("home"), follow=True)
-        csrf = client.cookies["csrftoken"].value
+        csrf = csrf_cookie(client)
         barrier.wait()
         try:
             for _ in range(5):
@@ -152,8 +159,7 @@ def test_rate_limited_with_retry_after(acs_settings, make_site_user, settings):
     settings.TOKENS_RATE_LIMIT = (3, 60)
     user, other = make_site_user(), make_site_user()
     client = signed_in(user)
-    client.get(reverse("home"), follow=True)
-    csrf = client.cookies["csrftoken"].value
+    csrf = csrf_cookie(client)
 
     statuses = [client.post(URL, HTTP_X_CSRFTOKEN=csrf).status_code for _ in range(4)]
 
