@@ -52,6 +52,25 @@ class ScriptRan(AssertionError):
     """A page ran script that came from user content."""
 
 
+def watch_page(page: Any) -> Any:
+    """Record the page's dialogs (accepting them) and any Content-Security-Policy violation the
+    browser reports: ``page.dialogs``, ``page.csp_violations``."""
+    page.dialogs = []
+    page.csp_violations = []
+
+    def on_dialog(dialog: Any) -> None:
+        page.dialogs.append((dialog.type, dialog.message))
+        dialog.accept()
+
+    def on_console(message: Any) -> None:
+        if "Content Security Policy" in message.text:
+            page.csp_violations.append(message.text)
+
+    page.on("dialog", on_dialog)
+    page.on("console", on_console)
+    return page
+
+
 @pytest.fixture
 def sign_in(browser: Any, live_server: Any, chat_site: Any) -> Callable[..., Any]:
     """``sign_in(user, viewport=DESKTOP)`` -> a Playwright page signed in as that user.
@@ -63,14 +82,7 @@ def sign_in(browser: Any, live_server: Any, chat_site: Any) -> Callable[..., Any
 
     def open_page(user: Any, viewport: dict[str, int] = DESKTOP) -> Any:
         context = browser.new_context(viewport=viewport, locale="en-US")
-        page = context.new_page()
-        page.dialogs = []
-
-        def on_dialog(dialog: Any) -> None:
-            page.dialogs.append((dialog.type, dialog.message))
-            dialog.accept()
-
-        page.on("dialog", on_dialog)
+        page = watch_page(context.new_page())
         page.goto(f"{live_server.url}/accounts/login/")
         page.fill("input[name=username]", user.get_username())
         page.fill("input[name=password]", TEST_PASSWORD)

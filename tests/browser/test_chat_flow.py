@@ -21,6 +21,8 @@ SCRIPT_NAME = "<img src=x onerror=\"window.__xss = 'name'\">"
 def assert_no_script_ran(page: Any) -> None:
     assert page.evaluate("window.__xss") is None
     assert [d for d in page.dialogs if d[0] != "confirm"] == []
+    # And the site's own pages never need anything the Content-Security-Policy forbids.
+    assert page.csp_violations == []
 
 
 def open_thread(page: Any, url: str) -> None:

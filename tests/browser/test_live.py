@@ -15,6 +15,7 @@ from azure.communication.chat import ChatClient, CommunicationTokenCredential
 from playwright.sync_api import expect
 
 from bench.harness import Thread, sqlite_database
+from tests.browser.conftest import watch_page
 from tests.browser.test_chat_flow import assert_no_script_ran
 from tests.live.harness import running_site
 
@@ -33,12 +34,7 @@ def open_thread(browser: Any, site: Any, user: Any, thread: str) -> Any:
     server = site.servers[0]
     context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 800})
     context.add_cookies([{"name": "sessionid", "value": user.session, "url": server.url}])
-    page = context.new_page()
-    page.dialogs = []
-    page.on(
-        "dialog",
-        lambda dialog: (page.dialogs.append((dialog.type, dialog.message)), dialog.accept()),
-    )
+    page = watch_page(context.new_page())
     page.goto(f"{server.url}/chat/t/{thread}/")
     expect(page.locator("[data-status=connected]")).to_be_visible(timeout=15_000)
     return page

@@ -36,6 +36,7 @@ async def live_site(acs_settings: Any, settings: Any, transactional_db: None) ->
     await reset_relay()
     yield settings
     await reset_relay()
+    await gateway.aclose()
     gateway.reset()
 
 
@@ -206,7 +207,7 @@ async def ws(live_site: Any) -> AsyncIterator[Callable[..., Any]]:
             headers=[
                 (b"origin", origin),
                 (b"cookie", cookie.encode()),
-                (b"host", b"127.0.0.1"),
+                (b"host", b"127.0.0.1:8000"),
                 *headers,
             ],
         )

@@ -114,3 +114,25 @@ async def test_daphne_serves_the_websocket_end_to_end(acs_emulator, tmp_path):
                 error = (await frames_until(a, lambda f: f["type"] == "error"))[-1]
                 assert error["error"] == "The frame is not valid JSON."
                 assert not a.closed
+
+
+async def test_a_frame_over_the_servers_limit_closes_with_1009_and_a_new_socket_works(
+    acs_emulator, tmp_path
+):
+    with running_site(acs_emulator, sqlite_database(tmp_path), tmp_path) as site:
+        seeded = site.seed(["alice"], [])
+        alice = seeded.users["alice"]
+        url = site.servers[0].ws_url
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(
+                url, headers=headers(site, alice.session), max_msg_size=0
+            ) as ws:
+                await ws.send_str("x" * (2 * 1024 * 1024))  # Daphne's limit is 1 MiB
+                closing = await ws.receive(timeout=WAIT)
+                # A close frame that says why (not a dropped connection, 1006 in a browser).
+                assert closing.type == aiohttp.WSMsgType.CLOSE, closing
+                assert closing.data == 1009
+            async with http.ws_connect(url, headers=headers(site, alice.session)) as again:
+                await again.send_str("[]")
+                error = (await frames_until(again, lambda f: f["type"] == "error"))[-1]
+                assert error["error"] == "A frame must be a JSON object."

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 async def test_a_connection_without_a_session_is_closed_with_4401(live_site):
-    communicator = WebsocketCommunicator(application, "/ws/chat/", headers=[(b"origin", ORIGIN)])
+    communicator = WebsocketCommunicator(
+        application, "/ws/chat/", headers=[(b"origin", ORIGIN), (b"host", b"127.0.0.1:8000")]
+    )
     connected, _ = await communicator.connect()
     assert connected
     output = await communicator.receive_output(timeout=5)
@@ -164,3 +166,75 @@ async def test_system_messages_arrive_in_the_viewers_language(people, ws, thread
         if event["kind"] == "message.added" and "Weekend" in event["data"]["html"]:
             break
     assert "Alice wijzigde het onderwerp in" in event["data"]["html"]
+
+
+@pytest.mark.parametrize(
+    ("frame", "error"),
+    [
+        # 10 KB of nesting: deeper than Python's JSON parser recurses.
+        ("[" * 5000 + "]" * 5000, "The frame is not valid JSON."),
+        ('{"action": ' + "[" * 3000 + "]" * 3000 + "}", "The frame is not valid JSON."),
+        ('{"action": "subscribe", "thread": {"$gt": ""}}', "Missing field: thread."),
+        ('{"action": ["subscribe"], "thread": "x"}', "Unknown action."),
+        ('{"action": "subscribe", "thread": "\\ud800"}', "not valid text"),
+        ('{"action": "subscribe", "thread": "19:\\u0000@thread.v2"}', "NUL"),
+    ],
+)
+async def test_hostile_frames_get_an_error_and_the_socket_keeps_working(
+    people, ws, thread, frame, error
+):
+    socket = await ws(people.alice)
+    await socket.send_text(frame)
+    assert error in (await socket.next("error"))["error"]
+    assert (await socket.subscribe(thread))["thread"] == thread
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [("lone \ud800 surrogate", "not valid text"), ("nul \x00 byte", "NUL character")],
+)
+async def test_text_that_acs_or_the_databases_cannot_store_is_refused_before_acs(
+    people, ws, thread, acs_counts, content, error
+):
+    socket = await ws(people.alice)
+    await socket.subscribe(thread)
+    sent_before = acs_counts()["ChatThread_SendChatMessage"]
+    ack = await socket.request(
+        {"action": "send", "thread": thread, "request": "bad", "content": content}
+    )
+    assert (ack["ok"], ack["status"]) == (False, 400)
+    assert error in ack["error"]
+    assert acs_counts()["ChatThread_SendChatMessage"] == sent_before
+    # The socket still sends.
+    ok = await socket.request(
+        {"action": "send", "thread": thread, "request": "good", "content": "fine"}
+    )
+    assert ok["ok"], ok
+
+
+async def test_a_consumer_that_fails_releases_its_subscriptions_and_the_poller(
+    people, ws, thread, monkeypatch
+):
+    from channels.layers import get_channel_layer
+
+    from chat.consumers import ChatConsumer
+    from chat.relay.log import group_name
+    from chat.relay.relay import get_relay
+
+    socket = await ws(people.alice)
+    await socket.subscribe(thread)
+    relay = get_relay()
+    assert relay.viewers(thread) == 1
+
+    async def crash(self, message):
+        raise RuntimeError("a bug")
+
+    # A failure outside the guarded action path ends the consumer; it must clean up anyway.
+    monkeypatch.setattr(ChatConsumer, "relay_typing", crash)
+    await get_channel_layer().group_send(
+        group_name(thread), {"type": "relay.typing", "thread": thread, "user": "x"}
+    )
+    with pytest.raises(RuntimeError, match="a bug"):
+        await socket.communicator.wait(timeout=5)
+    assert relay.viewers(thread) == 0
+    assert not relay.polling(thread)

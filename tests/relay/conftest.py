@@ -52,6 +52,15 @@ async def idle(poller: ThreadPoller, naps: int = 2) -> None:
     await wait_for(lambda: poller.naps >= start + naps, "the poller to wait", pause=0.001)
 
 
+@pytest.fixture(autouse=True)
+async def close_gateway() -> Any:
+    """Close the test loop's ACS connections with the loop (each test has its own)."""
+    from chat import gateway
+
+    yield
+    await gateway.aclose()
+
+
 @pytest.fixture
 def relay_site(acs_settings: Any, settings: Any) -> Iterator[Any]:
     """The site on the session emulator, polling fast, with no cached SDK clients."""
