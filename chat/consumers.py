@@ -14,6 +14,9 @@ server → client
     subscribed {thread, cursor}; event {thread, cursor, kind, data}; typing {thread, user, name};
     resync {thread} (reload the thread); removed {thread} (access lost, nothing follows);
     deleted {thread} (the conversation was deleted, nothing follows);
+    inbox {thread, topic, at, kind, ...} for the user's other threads (see chat.relay.inbox):
+        message {id, sender {rawId, name}, mine, preview}; added {me}; removed {me};
+        topic {topic}; deleted; read {id} (the user's own receipt);
     ack {request, ok: true, result} | ack {request, ok: false, error, status}; error {error}.
     A subscribe's result is {thread, cursor}, or {thread, ended: true} when a removed/deleted
     frame ended it, or {thread, deleted: true}.
@@ -368,6 +371,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         """Someone is typing (group message `relay.typing`; not logged, no cursor of its own)."""
         if self.subs is not None and not self._gone:
             await self.subs.relay_typing(message)
+
+    async def relay_inbox(self, message: dict) -> None:
+        """A change in one of the user's threads (group message `relay.inbox`)."""
+        if self.subs is not None and not self._gone:
+            await self._deliver(self.subs.relay_inbox(message), message)
 
     async def _deliver(self, delivery: Awaitable[None], message: dict) -> None:
         try:

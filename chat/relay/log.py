@@ -21,7 +21,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from chat.models import RelayEvent, RelayThread
+from chat.relay import inbox
 from chat.relay.events import Event
+from chat.sessions import user_group
 from chat.types import parse_time
 
 logger = logging.getLogger(__name__)
@@ -82,12 +84,18 @@ def append(row: RelayThread, items: list[Item]) -> list[Event]:
         RelayEvent.objects.filter(chat_thread_id=thread_id, cursor__lte=row.pruned_through).delete()
         fields.append("pruned_through")
     row.save(update_fields=fields)
-    transaction.on_commit(lambda: push(events))
+    members = list(row.members or {})
+    readers = [inbox.recipients(e, members) for e in events]
+    topic = row.topic
+    transaction.on_commit(lambda: push(events, readers, topic))
     return events
 
 
-def push(events: list[Event]) -> None:
-    """Tell the thread's viewers (best effort: a lost push is read back from the log)."""
+def push(
+    events: list[Event], readers: list[set[str]] | None = None, topic: str | None = None
+) -> None:
+    """Tell the thread's viewers, and the inboxes of ``readers`` (raw ids, per event) (best
+    effort: a lost push is read back from the log)."""
     layer = get_channel_layer()
     if layer is None:
         return
@@ -95,6 +103,11 @@ def push(events: list[Event]) -> None:
         send = async_to_sync(layer.group_send)
         for event in events:
             send(group_name(event.thread_id), layer_message(event))
+        pks = inbox.users.pks(set().union(*readers)) if readers else {}
+        for event, raw_ids in zip(events, readers or [], strict=False):
+            for raw in raw_ids:
+                if raw in pks:
+                    send(user_group(pks[raw]), inbox.layer_message(event, topic))
     except Exception:  # noqa: BLE001 - the log keeps the events; viewers catch up from it.
         logger.warning("could not push relay events", exc_info=True)
 

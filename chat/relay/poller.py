@@ -181,10 +181,12 @@ class ThreadPoller:
     async def poll_once(self, client: gateway.AsyncChatThread) -> list[Event]:
         """One round: messages (with the topic and membership changes they announce), the
         current members and topic when due, receipts when the budget allows."""
-        events = await self._read_messages(client)
         every = settings.RELAY_DEEP_SCAN_EVERY
-        if self._last_reconciled is None or self.clock() - self._last_reconciled >= every:
-            events += await self._reconcile(client)
+        due = self._last_reconciled is None or self.clock() - self._last_reconciled >= every
+        reading = await self._read_state(client) if due else None
+        events = await self._read_messages(client)
+        if reading is not None:
+            events += await self._reconcile(*reading)
             self._last_reconciled = self.clock()
         # Receipts are optional each round: read them when due, evenly spaced rather than in
         # a burst that spends the 10 s allowance at once.
@@ -226,19 +228,27 @@ class ThreadPoller:
             self.newest_sequence = max(self.newest_sequence or 0, *sequences)
         return events
 
-    async def _reconcile(self, client: gateway.AsyncChatThread) -> list[Event]:
-        """Read the members and the topic as they are now. The messages just read announced
-        every change among their system messages; a difference left means an announcement was
-        missed (older than the newest 200 messages), and is published, unless one was applied
-        meanwhile (then this read is the older one)."""
+    async def _read_state(self, client: gateway.AsyncChatThread) -> tuple[Any, ...]:
+        """The members and the topic as they are now, and where the relay stood before the
+        reads (:func:`observe.applied`); read *before* the messages of the same round."""
         topic_seq, members_version = await run_db(observe.applied, self.thread_id)
         members = await self._call(LIST_PARTICIPANTS, client.list_participants)
+        properties = await self._call(GET_PROPERTIES, client.get_properties)
+        return members, members_version, properties.topic, topic_seq
+
+    async def _reconcile(
+        self, members: list[Any], members_version: int, topic: str, topic_seq: int | None
+    ) -> list[Event]:
+        """Compare the state read before this round's messages with what the relay published
+        after them. The messages announced every change made before they were read, so if an
+        announcement was applied since the state was read, the state is the older of the two
+        and changes nothing; if none was and the state still differs, an announcement was
+        missed (older than the newest 200 messages) and the difference is published."""
         events = await run_db(
             partial(observe.observe_members, expected=members_version), self.thread_id, members
         )
-        properties = await self._call(GET_PROPERTIES, client.get_properties)
         events += await run_db(
-            partial(observe.observe_topic, expected=topic_seq), self.thread_id, properties.topic
+            partial(observe.observe_topic, expected=topic_seq), self.thread_id, topic
         )
         return events
 

@@ -147,10 +147,11 @@ def get_relay() -> Relay:
 
 async def reset_relay() -> None:
     """Stop the process's relay and forget it and what it cached (tests; settings changed)."""
-    from chat.relay import render
+    from chat.relay import inbox, render
 
     global _relay
     relay, _relay = _relay, None
     if relay is not None:
         await relay.stop()
     render.reset()
+    inbox.users.reset()

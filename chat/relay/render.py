@@ -216,6 +216,19 @@ def for_viewer(event: Event, viewer: Viewer, rendered: dict[str, Any]) -> dict[s
     return rendered
 
 
+async def anames(raw_ids: Iterable[str]) -> dict[str, str]:
+    """Names for raw ids from the event loop: from the cache, else looked up on a worker."""
+    wanted = {r for r in raw_ids if r}
+    now = time.monotonic()
+    with _cache.lock:
+        cached = {r: _cache.names.get(r) for r in wanted}
+    hits = {r: hit[0].name for r, hit in cached.items() if hit is not None and hit[1] > now}
+    if len(hits) < len(wanted):
+        people = await run_db(_cache.people, wanted)
+        hits = {raw: person.name for raw, person in people.items()}
+    return hits
+
+
 async def render_event(event: Event, viewer: Viewer) -> dict[str, Any] | None:
     """The ``data`` a viewer's page gets for an event, or None when it shows them nothing."""
     if not visible_to(event, viewer):

@@ -26,15 +26,16 @@ from django.utils.translation import gettext as _
 
 from chat.db import run_db
 from chat.gateway import GatewayError
-from chat.relay import api, log
+from chat.relay import api, inbox, log
 from chat.relay.events import (
+    MESSAGE_ADDED,
     PARTICIPANTS_ADDED,
     PARTICIPANTS_REMOVED,
     THREAD_DELETED,
     Event,
 )
 from chat.relay.relay import get_relay
-from chat.relay.render import Viewer, render_event
+from chat.relay.render import Viewer, anames, render_event
 from chat.types import history_from, parse_time
 
 # Threads one connection may follow at once (a page has one open; a few tabs' worth is plenty).
@@ -84,6 +85,9 @@ class Subscriptions:
         # The viewer's own ACS read of a thread's participants (the fallback access check).
         self._read_members = read_members
         self._subs: dict[str, Subscription] = {}
+        # Threads whose subscription a removal or deletion ended: the page knows (from the
+        # removed/deleted frame) and their inbox frames would only repeat it.
+        self._ended: set[str] = set()
 
     def get(self, thread_id: str) -> Subscription | None:
         return self._subs.get(thread_id)
@@ -181,6 +185,19 @@ class Subscriptions:
                 return
             await self._deliver(sub, events)
 
+    async def relay_inbox(self, message: dict[str, Any]) -> None:
+        """A change in one of the user's threads (group message ``relay.inbox``); a thread this
+        socket follows is left out: its events say more."""
+        thread_id = message.get("thread")
+        if thread_id in self._subs or thread_id in self._ended:
+            return
+        event = log.event_from_layer(thread_id, message)
+        sender = event.data.get("sender_id") if event.kind == MESSAGE_ADDED else None
+        names = await anames([sender]) if sender else {}
+        shown = inbox.frame(event, message.get("topic") or "", self.me, names)
+        if shown is not None:
+            await self._send(shown)
+
     async def relay_typing(self, message: dict[str, Any]) -> None:
         """Someone is typing (group message ``relay.typing``; not logged, no cursor)."""
         sub = self._subs.get(message.get("thread"))
@@ -227,6 +244,7 @@ class Subscriptions:
         return False
 
     async def _end(self, sub: Subscription, frame_type: str) -> None:
+        self._ended.add(sub.thread_id)
         await self.unsubscribe(sub.thread_id)
         await self._send({"type": frame_type, "thread": sub.thread_id})
 

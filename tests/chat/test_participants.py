@@ -173,6 +173,35 @@ def test_service_identity_and_strangers_cannot_be_removed(trio):
     assert service in members
 
 
+def test_only_the_creator_and_staff_remove_others_and_anyone_may_leave(trio, make_site_user):
+    a, b, c, thread_id, alice, bob, carol = trio
+    assert add(a, thread_id, carol, "all").status_code == 302
+    # Bob is a participant but not the creator: he may not remove Carol...
+    response = b.post(
+        reverse("chat:remove", args=[thread_id]), {"raw_id": raw_id_of(carol)}, follow=True
+    )
+    assert "Only the creator or staff can remove people" in response.content.decode()
+    assert raw_id_of(carol) in {
+        p.identifier.raw_id for p in sdk_thread(None, thread_id).list_participants()
+    }
+    # ...and is not offered the button; the creator is.
+    assert (
+        "Remove Carol" not in b.get(reverse("chat:participants", args=[thread_id])).content.decode()
+    )
+    assert "Remove Carol" in a.get(reverse("chat:participants", args=[thread_id])).content.decode()
+    # Staff who take part may remove anyone; anyone may leave.
+    staff = make_site_user("staffer", is_staff=True)
+    assert add(a, thread_id, staff, "all").status_code == 302
+    from django.test import Client
+
+    s = Client()
+    s.force_login(staff)
+    response = s.post(reverse("chat:remove", args=[thread_id]), {"raw_id": raw_id_of(carol)})
+    assert response.status_code == 302
+    assert c.get(reverse("chat:thread", args=[thread_id])).status_code == 404
+    assert b.post(reverse("chat:leave", args=[thread_id])).status_code == 302
+
+
 def test_leave_thread(trio):
     a, b, _, thread_id, *_ = trio
     response = b.post(reverse("chat:leave", args=[thread_id]))

@@ -159,3 +159,31 @@ def test_anonymous_visitors_are_sent_to_sign_in(acs_site, client):
     response = client.get(reverse("chat:threads"))
     assert response.status_code == 302
     assert "/accounts/login/" in response["Location"]
+
+
+def test_an_unreadable_answer_spoils_only_its_part_of_a_page(alice, bob, signed_in, monkeypatch):
+    """E.g. a timestamp the SDK cannot deserialise (a ValueError inside the SDK): the part that
+    needed it says it could not be loaded; the page itself and every other part still work."""
+    from azure.core.exceptions import DeserializationError
+
+    from chat import gateway
+
+    a = signed_in(alice)
+    thread_id = create_thread(a, "Fragile", {bob: "all"})
+    send(a, thread_id, "still here")
+
+    def unreadable(self, *args, **kwargs):
+        raise gateway.translate(DeserializationError("Unable to deserialize to object: datetime"))
+
+    monkeypatch.setattr(gateway.ChatThread, "list_read_receipts", unreadable)
+    body = page(a, thread_id)
+    assert "Read receipts could not be loaded." in body
+    assert "still here" in body
+    listing = a.get(reverse("chat:threads"))
+    assert listing.status_code == 200
+    assert "The unread count could not be loaded." in listing.content.decode()
+
+    monkeypatch.setattr(gateway.ChatThread, "list_messages", unreadable)
+    body = page(a, thread_id)
+    assert "The messages could not be loaded." in body
+    assert "Fragile" in body

@@ -74,14 +74,25 @@ async def thread(people: People) -> str:
     return await database_sync_to_async(create)()
 
 
-def session_cookie(user: Any) -> str:
-    """A session for `user` in the database, as the Cookie header value."""
-    from django.conf import settings
+def signed_in_client(user: Any) -> Any:
+    """A Django test Client with a session for `user` in the database."""
     from django.test import Client
 
     client = Client()
     client.force_login(user)
+    return client
+
+
+def cookie_of(client: Any) -> str:
+    """The Cookie header value that carries a test Client's session."""
+    from django.conf import settings
+
     return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+def session_cookie(user: Any) -> str:
+    """A session for `user` in the database, as the Cookie header value."""
+    return cookie_of(signed_in_client(user))
 
 
 class Socket:
@@ -196,9 +207,14 @@ async def ws(live_site: Any) -> AsyncIterator[Callable[..., Any]]:
         *,
         cookies: str = "",
         headers: Sequence[tuple[bytes, bytes]] = (),
+        session: Any = None,
     ) -> Socket:
-        """Sign in as ``user``; ``cookies`` are added to the session cookie (``"a=1; b=2"``)."""
-        cookie = await database_sync_to_async(session_cookie)(user)
+        """Sign in as ``user`` (with a new session, or that of the test Client ``session``);
+        ``cookies`` are added to the session cookie (``"a=1; b=2"``)."""
+        if session is not None:
+            cookie = cookie_of(session)
+        else:
+            cookie = await database_sync_to_async(session_cookie)(user)
         if cookies:
             cookie = f"{cookie}; {cookies}"
         communicator = WebsocketCommunicator(

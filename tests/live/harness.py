@@ -87,7 +87,7 @@ class ThreadView:
 
     def frame(self, frame: dict[str, Any], _received: float = 0.0) -> None:
         kind = frame.get("type")
-        if kind in ("typing", "ack"):
+        if kind in ("typing", "ack", "inbox"):  # inbox frames are for the user's other pages
             return
         if frame.get("thread") != self.thread_id:
             self.problems.append(f"frame for another thread: {frame}")

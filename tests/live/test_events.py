@@ -12,6 +12,7 @@ from chat.actions.threads import ParticipantChoice, access_thread, do_update_top
 from chat.people import raw_id_of
 from tests.fixtures.outside import identifier, sdk_thread
 from tests.live.conftest import run
+from tests.relay.conftest import wait_for as wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -167,11 +168,11 @@ async def test_events_the_layer_drops_are_read_back_from_the_log(people, ws, thr
     original = log.push
     dropped = []
 
-    def lossy_push(events):
+    def lossy_push(events, *rest):
         if any(e.data.get("body") == "m0" for e in events):
             dropped.extend(events)  # the layer loses this push
             return
-        original(events)
+        original(events, *rest)
 
     monkeypatch.setattr(log, "push", lossy_push)
     alice = await ws(people.alice)
@@ -187,3 +188,126 @@ async def test_events_the_layer_drops_are_read_back_from_the_log(people, ws, thr
     assert cursors == list(range(start + 1, start + 1 + len(cursors)))  # no gap, no repeat
     added = [f["data"]["id"] for f in bob.events() if f["kind"] == "message.added"]
     assert [i for i in added if i in ids] == ids
+
+
+async def test_each_change_reaches_each_viewer_once_in_order_however_it_was_made(
+    people, ws, thread, live_site, django_user_model
+):
+    """Two topic changes and an add through Kwebbel, then the same straight through ACS: every
+    viewer gets exactly one event per change, in order, and ends where ACS is."""
+    from chat.relay.relay import get_relay
+    from tests.fixtures.outside import participant
+
+    live_site.RELAY_DEEP_SCAN_EVERY = 0.5  # reconcile with ACS often: it must add nothing
+    dave = await run(django_user_model.objects.create_user, "dave", password="x", first_name="Dave")
+    viewers = [await ws(people.alice), await ws(people.bob)]
+    for viewer in viewers:
+        await viewer.subscribe(thread)
+    access = await run(access_thread, people.alice, thread)
+    await run(do_update_topic, access, "Kwebbel one")
+    await run(do_update_topic, access, "Kwebbel two")
+    await run(do_add_participants, access, [ParticipantChoice(people.carol, timezone.now())])
+    outside = await run(sdk_thread, people.bob, thread)
+    await run(outside.update_topic, "Outside one")
+    await run(outside.update_topic, "Outside two")
+    dave_id = await run(raw_id_of, dave)
+    await run(outside.add_participants, [participant(dave_id, share_history_time=timezone.now())])
+
+    for viewer in viewers:
+        while True:  # bounded: each wait fails after WAIT
+            frame = await viewer.next("event", kind="participants.added")
+            if frame["data"]["participants"][0]["rawId"] == dave_id:
+                break
+    # The relay has moved past all of it: several more polls, each reconciling with ACS.
+    poller = get_relay().pollers[thread]
+    polls = poller.polls
+    await wait_until(lambda: poller.polls >= polls + 4, "four more polls")
+    for viewer in viewers:
+        await viewer.drain(quiet=0.3)
+        events = viewer.events()
+        topics = [e["data"]["topic"] for e in events if e["kind"] == "topic.changed"]
+        added = [
+            p["rawId"] for e in events if e["kind"] == "participants.added"
+            for p in e["data"]["participants"]
+        ]  # fmt: skip
+        assert topics == ["Kwebbel one", "Kwebbel two", "Outside one", "Outside two"]
+        assert added == [await run(raw_id_of, people.carol), dave_id]
+        assert [e["kind"] for e in events].count("participants.removed") == 0
+        cursors = [e["cursor"] for e in events]
+        assert cursors == sorted(set(cursors))
+    # The final state is ACS's.
+    props = await run(lambda: sdk_thread(None, thread).get_properties())
+    assert props.topic == topics[-1]
+    members = await run(
+        lambda: {p.identifier.raw_id for p in sdk_thread(None, thread).list_participants()}
+    )
+    assert {await run(raw_id_of, people.carol), dave_id} <= members
+
+
+async def test_a_late_joiner_replaying_from_cursor_0_gets_nothing_from_before_her_start(
+    people, ws, thread
+):
+    """The history boundary holds for every kind: topics, membership changes and read
+    receipts from before she joined are as hidden from her as the messages (ACS hides them)."""
+    alice = await ws(people.alice)
+    await alice.subscribe(thread)
+    access = await run(access_thread, people.alice, thread)
+    before = (
+        await alice.request({"action": "send", "thread": thread, "request": "1", "content": "old"})
+    )["result"]["id"]
+    await run(do_update_topic, access, "Before Carol")
+    bob = await ws(people.bob)
+    await bob.subscribe(thread)
+    await bob.request({"action": "read", "thread": thread, "message": before, "request": "r"})
+    await alice.event("receipt")
+    await asyncio.sleep(1.1)  # ACS reports times to the second: T falls in a later second
+    await run(do_add_participants, access, [ParticipantChoice(people.carol, timezone.now())])
+    after = (
+        await alice.request({"action": "send", "thread": thread, "request": "2", "content": "new"})
+    )["result"]["id"]
+
+    carol = await ws(people.carol)
+    for cursor in (0, 1):  # from the start of the log, and from an old cursor
+        await carol.subscribe(thread, cursor=cursor)
+        await carol.message("message.added", after)
+        kinds = {f["kind"] for f in carol.events()}
+        assert "topic.changed" not in kinds and "receipt" not in kinds
+        assert all(before not in str(f) and "Before Carol" not in str(f) for f in carol.frames)
+        await carol.send({"action": "unsubscribe", "thread": thread})
+        carol.frames.clear()
+        carol.unread.clear()
+
+
+@pytest.mark.parametrize("how", ["creator", "staff", "straight through ACS"])
+async def test_a_deleted_thread_tells_open_pages_once_and_nothing_follows(people, ws, thread, how):
+    from chat.actions.threads import do_delete_thread, do_staff_delete_thread
+    from chat.models import ThreadRecord
+    from tests.fixtures.outside import sdk_chat
+
+    viewers = [await ws(people.alice), await ws(people.bob)]
+    for viewer in viewers:
+        await viewer.subscribe(thread)
+    if how == "creator":
+        await run(do_delete_thread, await run(access_thread, people.alice, thread))
+    elif how == "staff":
+        record = await run(ThreadRecord.objects.get, chat_thread_id=thread)
+        await run(do_staff_delete_thread, record)
+    else:
+        await run(lambda: sdk_chat(people.bob).delete_chat_thread(thread))
+    for viewer in viewers:
+        assert await viewer.next("deleted") == {"type": "deleted", "thread": thread}
+    record = await run(ThreadRecord.objects.get, chat_thread_id=thread)
+    assert record.deleted_on is not None
+    # Subscribing again is answered the same way, and nothing else arrives.
+    ack = await viewers[0].request(
+        {"action": "subscribe", "thread": thread, "cursor": None, "request": "again"}
+    )
+    assert ack["result"] == {"thread": thread, "deleted": True}
+    assert await viewers[0].next("deleted") == {"type": "deleted", "thread": thread}
+    from chat.relay.relay import get_relay
+
+    assert get_relay().viewers(thread) == 0 and not get_relay().polling(thread)
+    for viewer in viewers:
+        assert [f for f in viewer.frames if f["type"] == "deleted"] == [
+            {"type": "deleted", "thread": thread}
+        ] * (2 if viewer is viewers[0] else 1)

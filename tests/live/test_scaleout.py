@@ -186,3 +186,26 @@ async def test_twenty_viewers_on_two_processes_cost_one_poller(
     assert calls.get("ChatThread_GetChatThreadProperties", 0) == 0, calls
     # Neither process failed along the way (a crashed consumer or poller would show here).
     assert all("Traceback" not in log for log in logs), logs
+
+
+async def test_signing_out_on_one_process_closes_the_sessions_socket_on_the_other(
+    acs_emulator: Any, postgres_url: str, shared_redis: str, tmp_path: Path
+) -> None:
+    with two_processes(acs_emulator, postgres_url, shared_redis, tmp_path) as site:
+        a, b = site.servers
+        seeded = site.seed(["ann"], [])
+        ann = seeded.users["ann"]
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
+            socket_on_b = await ChatSocket(http, b, ann.session).connect()
+            cookies = {"Cookie": f"sessionid={ann.session}"}
+            async with http.get(f"{a.url}/accounts/login/", headers=cookies) as page:
+                csrf = page.cookies["csrftoken"].value
+            async with http.post(
+                f"{a.url}/accounts/logout/",
+                headers={"Cookie": f"sessionid={ann.session}; csrftoken={csrf}",
+                         "X-CSRFToken": csrf},
+                allow_redirects=False,
+            ) as signed_out:  # fmt: skip
+                assert signed_out.status == 302
+            await asyncio.wait_for(socket_on_b.closed.wait(), 10)
+            assert socket_on_b.close_code == 4401

@@ -186,3 +186,39 @@ def test_unconfigured_acs_is_a_503_json_error(settings, make_site_user):
     settings.ACS_CONNECTION_STRING = ""
     response = post_with_csrf(signed_in(make_site_user()))
     assert response.status_code == 503
+
+
+def test_the_token_cannot_undo_kwebbels_rules_straight_through_acs(acs_settings, make_site_user):
+    """The browser token reads and writes messages, but cannot remove anyone (the service
+    identity included), add people, rename or delete the thread."""
+    from azure.core.exceptions import HttpResponseError
+
+    from chat import gateway
+    from chat.types import EPOCH, Participant
+    from tests.fixtures.outside import identifier, participant, sdk_chat, sdk_thread
+    from tokens import services
+
+    alice, bob, carol = make_site_user(), make_site_user(), make_site_user()
+    bob_id, carol_id = services.get_or_create_identity(bob), services.get_or_create_identity(carol)
+    thread_id = gateway.chat(alice).create_thread(
+        "Rules", [Participant(services.get_service_identity(), None, EPOCH), Participant(bob_id)],
+        "rules-thread",
+    ).id  # fmt: skip
+    token = post_with_csrf(signed_in(bob)).json()["token"]
+    thread = sdk_thread(None, thread_id, token=token)
+
+    assert thread.send_message("hello from a script").id  # messages are fine
+    refused = [
+        lambda: thread.add_participants([participant(carol_id)]),
+        lambda: thread.remove_participant(identifier(services.get_service_identity())),
+        lambda: thread.update_topic("Mine now"),
+        lambda: sdk_chat(None, token=token).delete_chat_thread(thread_id),
+    ]
+    for call in refused:
+        with pytest.raises(HttpResponseError) as error:
+            call()
+        assert error.value.status_code == 403
+    props = gateway.service_thread(thread_id).get_properties()
+    members = {p.raw_id for p in gateway.service_thread(thread_id).list_participants()}
+    assert props.topic == "Rules"
+    assert services.get_service_identity() in members and carol_id not in members
