@@ -29,7 +29,7 @@ from .config import ConfigError, EmulatorConfig
 from .db import open_database
 from .errors import AcsError, bad_request
 from .faults import FaultInjector
-from .http import empty_response, json_response
+from .http import check_header_text, empty_response, json_response
 from .identity import IdentityStore, add_identity_routes
 from .limits import RateLimiter
 from .stats import RequestStats
@@ -109,6 +109,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     started = time.perf_counter()
     operation_id = request.match_info.route.name
     try:
+        check_header_text(request.headers)
         response = await handler(request)
     except AcsError as error:
         response = _error_response(error)
