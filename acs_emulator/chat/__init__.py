@@ -47,6 +47,7 @@ from datetime import datetime
 
 from aiohttp import web
 
+from .changes import Publish, ignore
 from .routes import ChatRoutes
 from .store import ChatStore
 
@@ -59,7 +60,11 @@ def setup_chat(
     *,
     clock: Callable[[], datetime],
     identity_exists: Callable[[str], bool],
+    publish: Publish = ignore,
 ) -> None:
-    """Create the chat tables and add the 16 named chat routes to ``app``."""
-    store = ChatStore(conn, identity_exists=identity_exists)
+    """Create the chat tables and add the 16 named chat routes to ``app``.
+
+    ``publish`` is told every change (``changes``), inside the operation's transaction.
+    """
+    store = ChatStore(conn, identity_exists=identity_exists, publish=publish)
     ChatRoutes(store, clock).register(app.router)

@@ -14,6 +14,7 @@ from datetime import datetime
 from ..db import transaction
 from ..errors import bad_request, forbidden, not_found
 from .base import ChatStoreBase, message_from_row
+from .changes import MessageDeleted, MessageEdited, MessageSent
 from .models import ChatMessage, Page, to_ms
 
 # "Message size ~28 KB" in the service limits; measured here on the UTF-8 bytes of the content.
@@ -54,7 +55,7 @@ class MessageOperations(ChatStoreBase):
         check_content(content)
         with transaction(self.conn):
             self._access_thread(thread_id, sender)
-            return self._append_message(
+            message = self._append_message(
                 thread_id,
                 type=type,
                 now=now,
@@ -64,6 +65,8 @@ class MessageOperations(ChatStoreBase):
                 message=content,
                 metadata=metadata or None,
             )
+            self.publish(MessageSent(thread_id, message))
+        return message
 
     def list_chat_messages(
         self,
@@ -138,6 +141,7 @@ class MessageOperations(ChatStoreBase):
                     message_id,
                 ),
             )
+            self.publish(MessageEdited(thread_id, self._message(message_id)))
 
     def delete_chat_message(
         self, thread_id: str, caller: str | None, message_id: str, *, now: datetime
@@ -154,6 +158,7 @@ class MessageOperations(ChatStoreBase):
                 "UPDATE chat_messages SET message = '', deleted_on = ?, version = ? WHERE id = ?",
                 (to_ms(now), self._next_tick(now), message_id),
             )
+            self.publish(MessageDeleted(thread_id, self._message(message_id)))
 
     def _visible_message(self, thread_id: str, caller: str | None, message_id: str) -> sqlite3.Row:
         _, participant = self._access_thread(thread_id, caller)
@@ -164,6 +169,10 @@ class MessageOperations(ChatStoreBase):
         if row is None:
             raise not_found(f"Chat message {message_id} was not found.", target="chatMessageId")
         return row
+
+    def _message(self, message_id: str) -> ChatMessage:
+        row = self.conn.execute("SELECT * FROM chat_messages WHERE id = ?", (message_id,))
+        return message_from_row(row.fetchone())
 
     def _own_message(self, thread_id: str, caller: str | None, message_id: str) -> sqlite3.Row:
         row = self._visible_message(thread_id, caller, message_id)

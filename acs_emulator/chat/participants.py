@@ -10,7 +10,8 @@ from datetime import datetime
 from ..db import transaction
 from ..errors import bad_request
 from .base import ChatStoreBase, participant_from_row
-from .models import EPOCH, ChatParticipant, Page, ParticipantSpec, to_ms
+from .changes import ParticipantRemoved, ParticipantsAdded
+from .models import EPOCH, ChatParticipant, Page, ParticipantSpec, from_ms, to_ms
 
 # Service limits: participants per thread, and per CreateThread / AddParticipants request.
 MAX_PARTICIPANTS_PER_THREAD = 250
@@ -51,15 +52,25 @@ class ParticipantOperations(ChatStoreBase):
         if not participants:
             raise bad_request("'participants' must name at least one participant.")
         with transaction(self.conn):
-            self._access_thread(thread_id, caller)
+            thread, _ = self._access_thread(thread_id, caller)
             added, invalid = self._insert_participants(thread_id, participants)
             if added:
-                self._append_message(
+                message = self._append_message(
                     thread_id,
                     type="participantAdded",
                     now=now,
                     participants=tuple(added),
                     initiator=caller,
+                )
+                self.publish(
+                    ParticipantsAdded(
+                        thread_id,
+                        created_on=from_ms(thread["created_on"]),
+                        added_by=caller,
+                        participants=tuple(added),
+                        time=message.created_on,
+                        version=int(message.id),
+                    )
                 )
         return invalid
 
@@ -72,17 +83,28 @@ class ParticipantOperations(ChatStoreBase):
         users keep read access to earlier history; the emulator follows what recordings show.
         """
         with transaction(self.conn):
-            self._access_thread(thread_id, caller)
+            thread, _ = self._access_thread(thread_id, caller)
             row = self._participant_row(thread_id, raw_id)
             if row is None:
                 return
             self.conn.execute("DELETE FROM chat_participants WHERE pk = ?", (row["pk"],))
-            self._append_message(
+            removed = participant_from_row(row)
+            message = self._append_message(
                 thread_id,
                 type="participantRemoved",
                 now=now,
-                participants=(participant_from_row(row),),
+                participants=(removed,),
                 initiator=caller,
+            )
+            self.publish(
+                ParticipantRemoved(
+                    thread_id,
+                    created_on=from_ms(thread["created_on"]),
+                    removed_by=caller,
+                    participant=removed,
+                    time=message.created_on,
+                    version=int(message.id),
+                )
             )
 
     def _insert_participants(
