@@ -180,7 +180,7 @@ class DeliveryWorker:
                 if subscription.provisioning_state == CREATING:
                     await self._validate(subscription)
                 elif subscription.provisioning_state == AWAITING_MANUAL_ACTION:
-                    await self._await_manual_validation(subscription, lane)
+                    await self._await_manual_validation(subscription)
                 elif subscription.provisioning_state == FAILED:
                     return
                 else:
@@ -379,8 +379,9 @@ class DeliveryWorker:
             f" {CLOUDEVENTS_ORIGIN}."
         )
 
-    async def _await_manual_validation(self, subscription: Subscription, lane: _Lane) -> None:
-        await _wait(lane.wake, MANUAL_VALIDATION_S * self.settings.retry_scale)
+    async def _await_manual_validation(self, subscription: Subscription) -> None:
+        # Visiting the validationUrl restarts this subscription's task, cancelling the wait.
+        await asyncio.sleep(MANUAL_VALIDATION_S * self.settings.retry_scale)
         current = self.subscriptions.get(subscription.name)
         if current is not None and current.provisioning_state == AWAITING_MANUAL_ACTION:
             self.subscriptions.set_state(

@@ -1,14 +1,16 @@
 """A small webhook for the event tests: records every request and answers as it is told.
 
-It listens on plain HTTP at 127.0.0.1 (as Kwebbel's development server does) in a thread of its
-own. By default it passes both handshakes (it echoes the Event Grid validation code, and grants
-the CloudEvents origin) and answers 200 to every delivery; ``statuses`` lists other answers to
-give to the first deliveries, ``handshake`` other ways to treat the handshake.
+It listens on plain HTTP at 127.0.0.1 (as Kwebbel's development server does), or HTTPS with a
+given server context, in a thread of its own. By default it passes both handshakes (it echoes
+the Event Grid validation code, and grants the CloudEvents origin) and answers 200 to every
+delivery; ``statuses`` lists other answers to give to the first deliveries, ``handshake`` other
+ways to treat the handshake.
 """
 
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -39,11 +41,13 @@ class WebhookReceiver:
         *,
         handshake: str = "answer",  # or "refuse", "manual", "wrong-code", "no-origin"
         statuses: list[int] | None = None,
-        delay_s: float = 0.0,
+        handshake_delay_s: float = 0.0,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.handshake = handshake
         self.statuses = list(statuses or [])
-        self.delay_s = delay_s
+        # Holding the handshake lets a test queue several events before the first delivery.
+        self.handshake_delay_s = handshake_delay_s
         self.requests: list[Received] = []
         self._lock = threading.Lock()
         receiver = self
@@ -74,6 +78,10 @@ class WebhookReceiver:
             do_POST = do_OPTIONS = do_GET = _handle
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.scheme = "http"
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+            self.scheme = "https"
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -81,9 +89,11 @@ class WebhookReceiver:
     @property
     def url(self) -> str:
         """The webhook URL, with a query-string secret as Event Grid webhooks carry one."""
-        return f"http://127.0.0.1:{self._server.server_port}/hook?code=s3cret"
+        return f"{self.scheme}://127.0.0.1:{self._server.server_port}/hook?code=s3cret"
 
     def _answer(self, received: Received) -> tuple[int, dict[str, str], bytes]:
+        if received.method == "OPTIONS" or received.kind == "SubscriptionValidation":
+            time.sleep(self.handshake_delay_s)
         if received.method == "OPTIONS":
             if self.handshake in ("refuse", "no-origin"):
                 return 405 if self.handshake == "refuse" else 200, {}, b""
@@ -102,8 +112,6 @@ class WebhookReceiver:
                 {"Content-Type": "application/json"},
                 json.dumps({"validationResponse": code}).encode(),
             )
-        if self.delay_s:
-            time.sleep(self.delay_s)
         with self._lock:
             status = self.statuses.pop(0) if self.statuses else 200
         return status, {}, b""
