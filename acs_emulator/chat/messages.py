@@ -79,14 +79,13 @@ class MessageOperations(ChatStoreBase):
     ) -> Page[ChatMessage]:
         """Visible messages, newest first; ``start_time`` keeps those created at or after it."""
         start_ms = to_ms(start_time) if start_time is not None else None
-        with transaction(self.conn):
-            _, participant = self._access_thread(thread_id, caller)
-            floor = max(participant["share_history_time"], start_ms or 0)
-            rows = self.conn.execute(
-                "SELECT * FROM chat_messages WHERE thread_id = ? AND created_on >= ?"
-                " AND sequence_id < ? ORDER BY sequence_id DESC LIMIT ?",
-                (thread_id, floor, before_sequence or 2**62, max_page_size + 1),
-            ).fetchall()
+        _, participant = self._access_thread(thread_id, caller)
+        floor = max(participant["share_history_time"], start_ms or 0)
+        rows = self.conn.execute(
+            "SELECT * FROM chat_messages WHERE thread_id = ? AND created_on >= ?"
+            " AND sequence_id < ? ORDER BY sequence_id DESC LIMIT ?",
+            (thread_id, floor, before_sequence or 2**62, max_page_size + 1),
+        ).fetchall()
         items = [message_from_row(row) for row in rows[:max_page_size]]
         next_state = None
         if len(rows) > max_page_size:
@@ -98,8 +97,7 @@ class MessageOperations(ChatStoreBase):
         return Page(items, next_state)
 
     def get_chat_message(self, thread_id: str, caller: str | None, message_id: str) -> ChatMessage:
-        with transaction(self.conn):
-            row = self._visible_message(thread_id, caller, message_id)
+        row = self._visible_message(thread_id, caller, message_id)
         return message_from_row(row)
 
     def update_chat_message(

@@ -23,12 +23,11 @@ class ParticipantOperations(ChatStoreBase):
         self, thread_id: str, caller: str | None, *, max_page_size: int, skip: int
     ) -> Page[ChatParticipant]:
         """Participants in the order they joined; paged with ``skip`` like the real service."""
-        with transaction(self.conn):
-            self._access_thread(thread_id, caller)
-            rows = self.conn.execute(
-                "SELECT * FROM chat_participants WHERE thread_id = ? ORDER BY pk LIMIT ? OFFSET ?",
-                (thread_id, max_page_size + 1, skip),
-            ).fetchall()
+        self._access_thread(thread_id, caller)
+        rows = self.conn.execute(
+            "SELECT * FROM chat_participants WHERE thread_id = ? ORDER BY pk LIMIT ? OFFSET ?",
+            (thread_id, max_page_size + 1, skip),
+        ).fetchall()
         items = [participant_from_row(row) for row in rows[:max_page_size]]
         next_state = None
         if len(rows) > max_page_size:

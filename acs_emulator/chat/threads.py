@@ -113,14 +113,13 @@ class ThreadOperations(ParticipantOperations):
         message, unique and increasing, so no two threads tie).
         """
         floor = to_ms(start_time) if start_time is not None else 0
-        with transaction(self.conn):
-            rows = self.conn.execute(
-                "SELECT t.* FROM chat_threads t JOIN chat_participants p"
-                " ON p.thread_id = t.id AND p.raw_id = ?"
-                " WHERE t.last_message_on >= ? AND t.activity < ?"
-                " ORDER BY t.activity DESC LIMIT ?",
-                (caller, floor, before_activity or 2**62, max_page_size + 1),
-            ).fetchall()
+        rows = self.conn.execute(
+            "SELECT t.* FROM chat_threads t JOIN chat_participants p"
+            " ON p.thread_id = t.id AND p.raw_id = ?"
+            " WHERE t.last_message_on >= ? AND t.activity < ?"
+            " ORDER BY t.activity DESC LIMIT ?",
+            (caller, floor, before_activity or 2**62, max_page_size + 1),
+        ).fetchall()
         items = [_thread_from_row(row) for row in rows[:max_page_size]]
         next_state = None
         if len(rows) > max_page_size:
@@ -132,8 +131,7 @@ class ThreadOperations(ParticipantOperations):
         return Page(items, next_state)
 
     def get_chat_thread_properties(self, thread_id: str, caller: str | None) -> ChatThread:
-        with transaction(self.conn):
-            thread, _ = self._access_thread(thread_id, caller)
+        thread, _ = self._access_thread(thread_id, caller)
         return _thread_from_row(thread)
 
     def update_chat_thread_properties(
