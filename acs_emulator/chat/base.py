@@ -211,14 +211,16 @@ def participant_from_row(row: sqlite3.Row) -> ChatParticipant:
 
 
 def message_from_row(row: sqlite3.Row) -> ChatMessage:
-    participants = tuple(
-        ChatParticipant(
-            raw_id=item["rawId"],
-            display_name=item.get("displayName"),
-            share_history_time=from_ms(item["shareHistoryTime"]),
+    participants: tuple[ChatParticipant, ...] = ()
+    if row["participants"] is not None:  # system messages only
+        participants = tuple(
+            ChatParticipant(
+                raw_id=item["rawId"],
+                display_name=item.get("displayName"),
+                share_history_time=from_ms(item["shareHistoryTime"]),
+            )
+            for item in json.loads(row["participants"])
         )
-        for item in json.loads(row["participants"] or "[]")
-    )
     return ChatMessage(
         id=row["id"],
         type=row["type"],
