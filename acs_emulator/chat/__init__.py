@@ -4,6 +4,8 @@
 resource (``threads``, ``participants``, ``messages``, ``receipts``; shared tables and access checks
 in ``base``). ``routes`` only parses (``parse``, ``identifiers``), calls the store and renders
 (``render``, ``paging`` for nextLinks). Store methods take the caller and ``now``, not a request.
+Every change is also handed, inside its transaction, to the store's ``publish`` callback as a
+``changes`` value (the Event Grid publisher listens there; the store knows nothing of events).
 
 Operations (all 16 implemented) and where the emulator differs from, or chooses for, real ACS:
 
