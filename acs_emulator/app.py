@@ -308,7 +308,7 @@ def create_app(
     add_identity_routes(app, identities)
     try:
         events = EventService(conn, resource_id=state.resource_id, settings=event_settings(config))
-    except AcsError as error:  # e.g. a --events-header the subscription checks refuse
+    except AcsError as error:  # a --events-header that a subscription may not carry
         conn.close()
         raise ConfigError(error.message) from None
     add_event_routes(app, events)

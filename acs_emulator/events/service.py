@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import sqlite3
 from dataclasses import dataclass, replace
 
 from .builders import EventBuilder
@@ -12,7 +13,14 @@ from .delivery import DeliverySettings, DeliveryWorker
 from .envelopes import resource_topic
 from .outbox import Outbox
 from .publisher import EventPublisher
-from .subscriptions import CREATING, FAILED, SUCCEEDED, Subscription, SubscriptionStore
+from .subscriptions import (
+    CREATING,
+    FAILED,
+    SUCCEEDED,
+    Subscription,
+    SubscriptionStore,
+    check_headers,
+)
 
 
 @dataclass(frozen=True)
@@ -38,7 +46,11 @@ def cli_name(url: str, schema: str) -> str:
 
 
 class EventService:
-    def __init__(self, conn, *, resource_id: str, settings: EventSettings) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, *, resource_id: str, settings: EventSettings
+    ) -> None:
+        # The command line's headers get the checks the control route makes (AcsError if not).
+        check_headers(settings.defaults.delivery_headers, target="--events-header")
         self.outbox = Outbox(conn)
         self.subscriptions = SubscriptionStore(conn)
         self.counters = DeliveryCounters()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from acs_emulator.process import EmulatorError
+from acs_emulator.process import EmulatorError, EmulatorProcess
 from tests.fixtures.emulator import hmac_headers
 
 BASE = "/_emulator/events/subscriptions"
@@ -83,6 +83,13 @@ def test_add_list_get_update_and_remove(events_emulator, receiver, chat) -> None
         events_emulator.remove_event_subscription("kwebbel-dev")
     chat.thread(chat.member())
     assert "kwebbel-dev" not in events_emulator.stats()["events"]["subscriptions"]
+
+
+def test_a_header_no_subscription_may_carry_stops_the_start(tmp_path) -> None:
+    emulator = EmulatorProcess(tmp_path / "acs", extra_args=["--events-header", "aeg-event-type:x"])
+    with pytest.raises(EmulatorError, match="exited with 2"):
+        emulator.start()
+    assert "not a header name a subscription may set" in emulator.log_path.read_text()
 
 
 def test_a_generated_name(events_emulator, subscribe, receiver) -> None:
