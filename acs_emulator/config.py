@@ -117,6 +117,13 @@ def _webhook_url(text: str) -> str:
     return text.strip()
 
 
+def _pem_file(text: str) -> Path:
+    path = Path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"must be a PEM file of CA certificates, not {text!r}")
+    return path
+
+
 def _header(text: str) -> tuple[str, str]:
     name, sep, value = text.partition(":")
     if not sep or not name.strip():
@@ -194,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="multiply Event Grid's retry schedule and time to live (e.g. 0.01 in tests)",
     )
     add("--events-timeout", type=_positive_float, metavar="S", help="per request (default 30)")
-    add("--events-ca-bundle", type=Path, metavar="PEM", help="extra CAs to trust for webhooks")
+    add("--events-ca-bundle", type=_pem_file, metavar="PEM", help="extra CAs for webhooks")
     add(
         "--events-message-version",
         choices=["number", "string"],

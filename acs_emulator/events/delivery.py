@@ -174,9 +174,9 @@ class DeliveryWorker:
     # -- the per-subscription loop -------------------------------------------------------------
 
     async def _run(self, name: str, lane: _Lane) -> None:
-        try:
-            while (subscription := self.subscriptions.get(name)) is not None:
-                lane.wake.clear()
+        while (subscription := self.subscriptions.get(name)) is not None:
+            lane.wake.clear()
+            try:
                 if subscription.provisioning_state == CREATING:
                     await self._validate(subscription)
                 elif subscription.provisioning_state == AWAITING_MANUAL_ACTION:
@@ -185,10 +185,9 @@ class DeliveryWorker:
                     return
                 else:
                     await self._deliver_due(subscription, lane)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # a bug here must not end deliveries silently for good
-            log.exception("Event delivery for %s stopped", name)
+            except Exception:  # an unexpected failure must not end this subscription's deliveries
+                log.exception("Event delivery for %s failed; trying again in a second", name)
+                await asyncio.sleep(1)
 
     async def _deliver_due(self, subscription: Subscription, lane: _Lane) -> None:
         now = time.time()

@@ -77,6 +77,7 @@ def test_event_options_from_the_command_line_and_the_environment() -> None:
         (["--events-duplicate-rate", "2"], {}),
         (["--events-fail-first", "-1"], {}),
         (["--events-message-version", "float"], {}),
+        (["--events-ca-bundle", "/no/such/ca.pem"], {}),
         (["--fail-rate", "1.5"], {}),
         (["--fail-rate", "0.6", "--throttle-rate", "0.6"], {}),
         (["--port", "70000"], {}),
