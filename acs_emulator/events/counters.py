@@ -29,9 +29,6 @@ class DeliveryCounters:
     def add(self, subscription: str, counter: str, n: int = 1) -> None:
         self._counts.setdefault(subscription, Counter())[counter] += n
 
-    def get(self, subscription: str, counter: str) -> int:
-        return self._counts.get(subscription, Counter())[counter]
-
     def snapshot(self, names: list[str], pending: dict[str, int]) -> dict[str, dict[str, int]]:
         """Every named subscription's counters (zeros included), plus ``pending``."""
         result = {}

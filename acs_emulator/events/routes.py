@@ -20,7 +20,7 @@ from aiohttp import web
 from ..errors import bad_request, not_found
 from ..http import empty_response, json_response, read_json
 from .service import EventService
-from .subscriptions import AWAITING_MANUAL_ACTION, check_name, parse_subscription
+from .subscriptions import AWAITING_MANUAL_ACTION, Subscription, check_name, parse_subscription
 
 EVENTS = web.AppKey("events", EventService)
 BASE = "/_emulator/events/subscriptions"
@@ -30,7 +30,7 @@ def _service(request: web.Request) -> EventService:
     return request.app[EVENTS]
 
 
-def _known(service: EventService, name: str):
+def _known(service: EventService, name: str) -> Subscription:
     subscription = service.subscriptions.get(name)
     if subscription is None:
         raise not_found(f"Event subscription {name!r} was not found.", target="name")
