@@ -6,7 +6,8 @@ events") field by field; where Microsoft's sources disagree the choice is:
 * ``version``: JSON numbers, as the Event Grid spec types it (int64). The docs' examples show a
   string on the three ``...InThread`` message events; ``message_version="string"`` (option
   ``--events-message-version string``) sends those as strings, so a webhook can be tried on both.
-* Identifiers: ``{"rawId", "communicationUser": {"id"}}``, without ``kind``, as every example.
+* Identifiers: ``{"rawId", "communicationUser": {"id"}}``, without ``kind``, as every example
+  (and as the Chat API's own answers).
 * Times in ``data``: the thread-level examples' ``+00:00`` form with milliseconds
   (``2021-02-20T00:58:05.440+00:00``); the emulator keeps times to the millisecond.
 * ``type``: ``Text`` / ``Html`` (the examples say ``Text``; the Chat API's ``text``/``html``).
@@ -31,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..chat import changes
+from ..chat.identifiers import identifier_model as identifier
 from ..chat.models import ChatMessage, ChatParticipant
 
 PREFIX = "Microsoft.Communication."
@@ -57,10 +59,6 @@ class ChatEvent:
     event_type: str
     subject: str
     data: dict[str, Any]
-
-
-def identifier(raw_id: str) -> dict[str, Any]:
-    return {"rawId": raw_id, "communicationUser": {"id": raw_id}}
 
 
 def event_time(moment: datetime) -> str:
