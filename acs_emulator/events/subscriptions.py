@@ -69,10 +69,6 @@ class DeliveryFaults:
     # Share of events whose first attempt fails that way.
     fail_first_rate: float = 0.0
 
-    @property
-    def active(self) -> bool:
-        return self != DeliveryFaults()
-
 
 @dataclass(frozen=True)
 class Subscription:
