@@ -49,7 +49,7 @@ def test_shuffle_off_keeps_a_batch_in_order(receiver, subscribe, chat) -> None:
 
 def test_a_delay_holds_each_delivery(events_emulator, receiver, subscribe, chat) -> None:
     target = receiver()
-    subscription = subscribe(target, faults={"delayMs": 1500})
+    subscription = subscribe(target, faults={"delayMs": 3000})
     chat.thread(chat.member())
     # The event is queued and the attempt not made yet while the delay runs.
     stats = counters(events_emulator, subscription["name"])
