@@ -28,8 +28,11 @@ from .chat import setup_chat
 from .config import ConfigError, EmulatorConfig
 from .db import open_database
 from .errors import AcsError, bad_request
+from .events import EVENTS, EventService, EventSettings, add_event_routes
+from .events.delivery import DeliverySettings
+from .events.subscriptions import DeliveryFaults, Subscription
 from .faults import FaultInjector
-from .http import empty_response, json_response
+from .http import check_header_text, empty_response, json_response
 from .identity import IdentityStore, add_identity_routes
 from .limits import RateLimiter
 from .stats import RequestStats
@@ -109,6 +112,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     started = time.perf_counter()
     operation_id = request.match_info.route.name
     try:
+        check_header_text(request.headers)
         response = await handler(request)
     except AcsError as error:
         response = _error_response(error)
@@ -214,12 +218,48 @@ async def get_stats(request: web.Request) -> web.Response:
     thread = request.query.get("thread")
     if thread == "":
         raise bad_request("'thread' must be a chat thread id.", target="thread")
-    return json_response(request.app[REQUEST_STATS].snapshot(thread))
+    snapshot = request.app[REQUEST_STATS].snapshot(thread)
+    if thread is None:
+        snapshot["events"] = request.app[EVENTS].stats()
+    return json_response(snapshot)
 
 
 async def reset_stats(request: web.Request) -> web.Response:
     request.app[REQUEST_STATS].reset()
+    request.app[EVENTS].counters.reset()
     return empty_response(204)
+
+
+def event_settings(config: EmulatorConfig) -> EventSettings:
+    """The events options of ``config`` as the events package takes them."""
+    defaults = Subscription(
+        name="",
+        url="",
+        schema=config.events_schema,
+        max_events_per_batch=config.events_max_batch,
+        max_delivery_attempts=config.events_max_attempts,
+        event_ttl_minutes=config.events_ttl_minutes,
+        delivery_headers=dict(config.events_header),
+        faults=DeliveryFaults(
+            duplicate_rate=config.events_duplicate_rate,
+            shuffle=config.events_shuffle,
+            delay_ms=config.events_delay_ms,
+            fail_first=config.events_fail_first,
+            fail_first_rate=config.events_fail_first_rate,
+        ),
+    )
+    delivery = DeliverySettings(
+        retry_scale=config.events_retry_scale,
+        timeout_s=config.events_timeout,
+        ca_bundle=config.events_ca_bundle,
+        seed=config.fault_seed,
+    )
+    return EventSettings(
+        urls=config.events_to,
+        defaults=defaults,
+        delivery=delivery,
+        message_version=config.events_message_version,
+    )
 
 
 async def health(request: web.Request) -> web.Response:
@@ -266,7 +306,19 @@ def create_app(
     app[REQUEST_STATS] = stats
     app[EMULATOR_CONFIG] = config
     add_identity_routes(app, identities)
-    setup_chat(app, conn, clock=clock, identity_exists=identities.identity_exists)
+    try:
+        events = EventService(conn, resource_id=state.resource_id, settings=event_settings(config))
+    except AcsError as error:  # a --events-header that a subscription may not carry
+        conn.close()
+        raise ConfigError(error.message) from None
+    add_event_routes(app, events)
+    setup_chat(
+        app,
+        conn,
+        clock=clock,
+        identity_exists=identities.identity_exists,
+        publish=events.publish,
+    )
     app.router.add_get("/_emulator/health", health, name="Emulator_Health")
     app.router.add_get("/_emulator/stats", get_stats, name="Emulator_GetStats")
     app.router.add_post("/_emulator/stats/reset", reset_stats, name="Emulator_ResetStats")
@@ -279,6 +331,7 @@ def create_app(
         )
 
     async def close_database(_: web.Application) -> None:
+        await events.stop()
         conn.close()
 
     app.on_cleanup.append(close_database)

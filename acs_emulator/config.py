@@ -2,6 +2,8 @@
 
 Every option can be given either way; the command line wins. For example ``--latency-ms 50`` or
 ``ACS_EMULATOR_LATENCY_MS=50``, ``--enforce-limits`` or ``ACS_EMULATOR_ENFORCE_LIMITS=1``.
+Repeatable options (``--events-to``, ``--events-header``) take a comma-separated list from the
+environment, e.g. ``ACS_EMULATOR_EVENTS_TO=http://127.0.0.1:8000/a,http://127.0.0.1:8000/b``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ENV_PREFIX = "ACS_EMULATOR_"
 _TRUE = {"1", "true", "yes", "on"}
@@ -39,6 +42,22 @@ class EmulatorConfig:
     fault_seed: int | None = None
     enforce_limits: bool = False
     log_level: str = "INFO"
+    # Event Grid: webhooks given on the command line and how every subscription is delivered to.
+    events_to: tuple[str, ...] = ()
+    events_schema: str = "eventgrid"
+    events_header: tuple[tuple[str, str], ...] = ()
+    events_max_batch: int = 1
+    events_max_attempts: int = 30
+    events_ttl_minutes: int = 1440
+    events_retry_scale: float = 1.0
+    events_timeout: float = 30.0
+    events_ca_bundle: Path | None = None
+    events_message_version: str = "number"
+    events_duplicate_rate: float = 0.0
+    events_shuffle: bool = False
+    events_delay_ms: int = 0
+    events_fail_first: int = 0
+    events_fail_first_rate: float = 0.0
 
 
 def _rate(text: str) -> float:
@@ -72,6 +91,44 @@ def _access_key(text: str) -> str:
     if not decoded:
         raise argparse.ArgumentTypeError("must not be empty")
     return text
+
+
+def _int_range(low: int, high: int):
+    def parse(text: str) -> int:
+        value = int(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, not {text}")
+        return value
+
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+    return value
+
+
+def _webhook_url(text: str) -> str:
+    parts = urlsplit(text.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"must be an absolute http(s) URL, not {text!r}")
+    return text.strip()
+
+
+def _pem_file(text: str) -> Path:
+    path = Path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"must be a PEM file of CA certificates, not {text!r}")
+    return path
+
+
+def _header(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition(":")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"must be NAME:VALUE, not {text!r}")
+    return name.strip(), value.strip()
 
 
 def _operation_list(text: str) -> frozenset[str]:
@@ -118,6 +175,60 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="INFO logs one line per request to stderr (default)",
     )
+    events = parser.add_argument_group("Event Grid (chat events to webhooks)")
+    add = events.add_argument
+    add("--events-to", action="append", type=_webhook_url, metavar="URL", help="a webhook")
+    add("--events-schema", choices=["eventgrid", "cloudevents"], help="default eventgrid")
+    add(
+        "--events-header",
+        action="append",
+        type=_header,
+        metavar="NAME:VALUE",
+        help="a static header on every delivery (Event Grid delivery attribute mapping)",
+    )
+    add(
+        "--events-max-batch",
+        type=_int_range(1, 5000),
+        metavar="N",
+        help="max events per delivery (default 1: batching off)",
+    )
+    add("--events-max-attempts", type=_int_range(1, 30), metavar="N", help="default 30")
+    add("--events-ttl-minutes", type=_int_range(1, 1440), metavar="N", help="default 1440")
+    add(
+        "--events-retry-scale",
+        type=_positive_float,
+        metavar="F",
+        help="multiply Event Grid's retry schedule and time to live (e.g. 0.01 in tests)",
+    )
+    add("--events-timeout", type=_positive_float, metavar="S", help="per request (default 30)")
+    add("--events-ca-bundle", type=_pem_file, metavar="PEM", help="extra CAs for webhooks")
+    add(
+        "--events-message-version",
+        choices=["number", "string"],
+        help="JSON type of data.version on message events (default number)",
+    )
+    add("--events-duplicate-rate", type=_rate, metavar="R", help="share delivered twice")
+    add(
+        "--events-shuffle",
+        nargs="?",
+        const=True,
+        type=_flag,
+        metavar="BOOL",
+        help="deliver in random order within and across batches",
+    )
+    add("--events-delay-ms", type=_non_negative_int, metavar="N", help="before each delivery")
+    add(
+        "--events-fail-first",
+        type=_int_range(0, 30),
+        metavar="N",
+        help="the first N attempts of every event time out",
+    )
+    add(
+        "--events-fail-first-rate",
+        type=_rate,
+        metavar="R",
+        help="share of first attempts that time out",
+    )
     return parser
 
 
@@ -138,13 +249,17 @@ def load_config(
             raw = env.get(env_name)
             if raw is None:
                 continue
+            convert = action.type or str
             try:
-                value = action.type(raw) if action.type else raw
+                if isinstance(action, argparse._AppendAction):
+                    value = [convert(part) for part in raw.split(",") if part.strip()]
+                else:
+                    value = convert(raw)
             except (argparse.ArgumentTypeError, ValueError) as exc:
                 parser.error(f"{env_name}: {exc}")
             if action.choices is not None and value not in action.choices:
                 parser.error(f"{env_name}: must be one of {', '.join(action.choices)}")
-        values[action.dest] = value
+        values[action.dest] = tuple(value) if isinstance(value, list) else value
     if "fail_rate" in values or "throttle_rate" in values:
         total = float(values.get("fail_rate", 0.0)) + float(values.get("throttle_rate", 0.0))
         if total > 1.0:

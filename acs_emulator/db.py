@@ -2,8 +2,10 @@
 
 Each store creates and owns its own tables. The HTTP server runs on one event loop and every store
 call is synchronous, so requests are applied one at a time: sequence ids and message ids can never
-be handed out twice. WAL with ``synchronous=NORMAL`` keeps every committed transaction across a
-crash of the process (kill -9); only a power loss could cost the last transactions.
+be handed out twice. For the same reason reads need no transaction (no write can come between
+a read's statements); every change runs in one. WAL with ``synchronous=NORMAL`` keeps every
+committed transaction across a crash of the process (kill -9); only a power loss could cost the
+last transactions.
 """
 
 from __future__ import annotations

@@ -158,24 +158,60 @@ class EmulatorProcess:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    def _control(self, method: str, path: str) -> bytes:
+    def control(self, method: str, path: str, body: object = None) -> object:
+        """Call a control route with the access key; the JSON answer (None when empty)."""
         context = ssl.create_default_context(cafile=self.ca_bundle)
+        headers = {"x-emulator-key": self.access_key or ""}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
         request = urllib.request.Request(
-            self.endpoint + path, method=method, headers={"x-emulator-key": self.access_key or ""}
+            self.endpoint + path, method=method, headers=headers, data=data
         )
         try:
             with urllib.request.urlopen(request, context=context, timeout=10) as response:
-                return response.read()
+                answer = response.read()
         except OSError as exc:
-            raise EmulatorError(f"{method} {path} failed: {exc}") from exc
+            detail = exc.read().decode(errors="replace") if hasattr(exc, "read") else ""
+            raise EmulatorError(f"{method} {path} failed: {exc} {detail}".rstrip()) from exc
+        return json.loads(answer) if answer else None
 
     def stats(self, thread: str | None = None) -> dict:
-        """Request counts per operationId (optionally for one chat thread) since the last reset."""
+        """Request counts per operationId (optionally for one chat thread) since the last reset.
+
+        Without ``thread`` it also holds ``"events"``: delivery counters per subscription.
+        """
         query = "?" + urllib.parse.urlencode({"thread": thread}) if thread else ""
-        return json.loads(self._control("GET", "/_emulator/stats" + query))
+        return self.control("GET", "/_emulator/stats" + query)  # type: ignore[return-value]
 
     def reset_stats(self) -> None:
-        self._control("POST", "/_emulator/stats/reset")
+        self.control("POST", "/_emulator/stats/reset")
+
+    def add_event_subscription(self, url: str, **fields: object) -> dict:
+        """Subscribe ``url`` to the chat events (fields as the control route takes them)."""
+        return self.control(  # type: ignore[return-value]
+            "POST", "/_emulator/events/subscriptions", {"url": url, **fields}
+        )
+
+    def event_subscriptions(self) -> list[dict]:
+        return self.control("GET", "/_emulator/events/subscriptions")["value"]  # type: ignore[index]
+
+    def event_subscription(self, name: str) -> dict:
+        path = "/_emulator/events/subscriptions/" + urllib.parse.quote(name)
+        return self.control("GET", path)  # type: ignore[return-value]
+
+    def remove_event_subscription(self, name: str) -> None:
+        self.control("DELETE", "/_emulator/events/subscriptions/" + urllib.parse.quote(name))
+
+    def wait_for_subscription(self, name: str, timeout: float = 15) -> dict:
+        """Poll until the subscription's handshake is over (any state but ``Creating``)."""
+        deadline = time.monotonic() + timeout
+        while (subscription := self.event_subscription(name))["provisioningState"] == "Creating":
+            if time.monotonic() > deadline:
+                raise EmulatorError(f"subscription {name} still Creating after {timeout}s")
+            time.sleep(0.02)
+        return subscription
 
     def __enter__(self) -> EmulatorProcess:
         if not self.running:

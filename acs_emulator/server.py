@@ -20,6 +20,7 @@ from aiohttp import web
 
 from .app import create_app, prepare_data_dir
 from .config import ConfigError, EmulatorConfig
+from .events import EVENTS
 from .tls import ensure_certificates, server_ssl_context
 
 log = logging.getLogger("acs_emulator")
@@ -59,6 +60,8 @@ async def serve(config: EmulatorConfig) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     endpoint = f"https://{endpoint_host(config.host)}:{_bound_port(runner)}/"
+    # Deliveries start once the port is known: validationUrls point back at the emulator.
+    await app[EVENTS].start(endpoint)
     print(f"ACS_CONNECTION_STRING=endpoint={endpoint};accesskey={state.access_key}", flush=True)
     print(f"ACS_CA_BUNDLE={tls.ca_cert.resolve()}", flush=True)
     log.info("ACS emulator listening on %s (data dir %s)", endpoint, config.data_dir.resolve())
@@ -70,6 +73,10 @@ async def serve(config: EmulatorConfig) -> None:
 
 
 def run(config: EmulatorConfig) -> int:
+    # What the logging HOWTO's "Optimization" section suggests when records need no caller,
+    # thread or process: the request log writes one record per request.
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     logging.basicConfig(
         level=config.log_level.upper(),
         stream=sys.stderr,

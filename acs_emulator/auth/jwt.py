@@ -15,6 +15,7 @@ verification is unaffected.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -111,6 +112,21 @@ def decode_access_token(signing_key: bytes, token: str, *, now: datetime) -> Tok
 
     Revocation and deletion are checked by the caller against the identity store.
     """
+    claims = _verified_claims(signing_key, token)
+    if claims.expires_at <= now:
+        raise unauthorized("The access token has expired.")
+    return claims
+
+
+@functools.lru_cache(maxsize=4096)
+def _verified_claims(signing_key: bytes, token: str) -> TokenClaims:
+    """Signature, algorithm and shape: the same for the same token, so remembered.
+
+    Clients send one token on every request until it expires; checking its signature again each
+    time was the largest single cost of a chat request. Expiry, revocation and the identity are
+    checked on every request regardless. Refused tokens are not remembered (exceptions are not
+    cached), so a forged one costs a full check each time.
+    """
     try:
         claims = jwt.decode(
             token,
@@ -128,8 +144,6 @@ def decode_access_token(signing_key: bytes, token: str, *, now: datetime) -> Tok
         expires_at = datetime.fromtimestamp(int(claims["exp"]), UTC)
     except (TypeError, ValueError, OverflowError):
         raise unauthorized("The access token is invalid.") from None
-    if expires_at <= now:
-        raise unauthorized("The access token has expired.")
     return TokenClaims(
         raw_id=raw_id,
         scopes=scopes,

@@ -51,8 +51,18 @@ CHAT_OPERATION_SCOPES: dict[str, frozenset[str]] = {
 CHAT_PREFIXES = ("Chat_", "ChatThread_")
 
 # Emulator control routes; health needs no credential.
-CONTROL_OPERATIONS = frozenset({"Emulator_GetStats", "Emulator_ResetStats"})
-PUBLIC_OPERATIONS = frozenset({"Emulator_Health"})
+CONTROL_OPERATIONS = frozenset(
+    {
+        "Emulator_GetStats",
+        "Emulator_ResetStats",
+        "Emulator_ListEventSubscriptions",
+        "Emulator_PutEventSubscription",
+        "Emulator_GetEventSubscription",
+        "Emulator_DeleteEventSubscription",
+    }
+)
+# The validation link of a manual Event Grid handshake carries its own secret code.
+PUBLIC_OPERATIONS = frozenset({"Emulator_Health", "Emulator_ValidateEventSubscription"})
 
 
 class AuthKind(Enum):

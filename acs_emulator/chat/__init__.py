@@ -4,6 +4,8 @@
 resource (``threads``, ``participants``, ``messages``, ``receipts``; shared tables and access checks
 in ``base``). ``routes`` only parses (``parse``, ``identifiers``), calls the store and renders
 (``render``, ``paging`` for nextLinks). Store methods take the caller and ``now``, not a request.
+Every change is also handed, inside its transaction, to the store's ``publish`` callback as a
+``changes`` value (the Event Grid publisher listens there; the store knows nothing of events).
 
 Operations (all 16 implemented) and where the emulator differs from, or chooses for, real ACS:
 
@@ -47,6 +49,7 @@ from datetime import datetime
 
 from aiohttp import web
 
+from .changes import Publish, ignore
 from .routes import ChatRoutes
 from .store import ChatStore
 
@@ -59,7 +62,11 @@ def setup_chat(
     *,
     clock: Callable[[], datetime],
     identity_exists: Callable[[str], bool],
+    publish: Publish = ignore,
 ) -> None:
-    """Create the chat tables and add the 16 named chat routes to ``app``."""
-    store = ChatStore(conn, identity_exists=identity_exists)
+    """Create the chat tables and add the 16 named chat routes to ``app``.
+
+    ``publish`` is told every change (``changes``), inside the operation's transaction.
+    """
+    store = ChatStore(conn, identity_exists=identity_exists, publish=publish)
     ChatRoutes(store, clock).register(app.router)

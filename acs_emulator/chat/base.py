@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from ..errors import forbidden, not_found
+from .changes import Publish, ignore
 from .models import ChatMessage, ChatParticipant, from_ms, maybe_from_ms, to_ms
 
 SCHEMA = """
@@ -80,9 +81,17 @@ CREATE TABLE IF NOT EXISTS chat_clock (
 class ChatStoreBase:
     """State shared by the per-resource operation classes that make up ``ChatStore``."""
 
-    def __init__(self, conn: sqlite3.Connection, *, identity_exists: Callable[[str], bool]):
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        identity_exists: Callable[[str], bool],
+        publish: Publish = ignore,
+    ):
         self.conn = conn
         self.identity_exists = identity_exists
+        # Told about every change inside its transaction (see ``changes``).
+        self.publish = publish
         conn.executescript(SCHEMA)
 
     # -- access -------------------------------------------------------------------------------
@@ -202,14 +211,16 @@ def participant_from_row(row: sqlite3.Row) -> ChatParticipant:
 
 
 def message_from_row(row: sqlite3.Row) -> ChatMessage:
-    participants = tuple(
-        ChatParticipant(
-            raw_id=item["rawId"],
-            display_name=item.get("displayName"),
-            share_history_time=from_ms(item["shareHistoryTime"]),
+    participants: tuple[ChatParticipant, ...] = ()
+    if row["participants"] is not None:  # system messages only
+        participants = tuple(
+            ChatParticipant(
+                raw_id=item["rawId"],
+                display_name=item.get("displayName"),
+                share_history_time=from_ms(item["shareHistoryTime"]),
+            )
+            for item in json.loads(row["participants"])
         )
-        for item in json.loads(row["participants"] or "[]")
-    )
     return ChatMessage(
         id=row["id"],
         type=row["type"],

@@ -69,5 +69,9 @@ def parse_identifier(value: Any, *, field: str) -> str:
 
 
 def identifier_model(raw_id: str) -> dict[str, Any]:
-    """The response form of a participant's identifier (only ACS users can be participants)."""
-    return {"rawId": raw_id, "kind": "communicationUser", "communicationUser": {"id": raw_id}}
+    """The response form of a participant's identifier (only ACS users can be participants).
+
+    Without ``kind``, as recordings of the real 2024-03-07 service show (the spec makes it
+    optional, and the SDK rebuilds identifiers from ``rawId``).
+    """
+    return {"rawId": raw_id, "communicationUser": {"id": raw_id}}

@@ -14,6 +14,7 @@ from datetime import datetime
 from ..db import transaction
 from ..errors import bad_request, forbidden, not_found
 from .base import ChatStoreBase, message_from_row
+from .changes import MessageDeleted, MessageEdited, MessageSent
 from .models import ChatMessage, Page, to_ms
 
 # "Message size ~28 KB" in the service limits; measured here on the UTF-8 bytes of the content.
@@ -54,7 +55,7 @@ class MessageOperations(ChatStoreBase):
         check_content(content)
         with transaction(self.conn):
             self._access_thread(thread_id, sender)
-            return self._append_message(
+            message = self._append_message(
                 thread_id,
                 type=type,
                 now=now,
@@ -64,6 +65,8 @@ class MessageOperations(ChatStoreBase):
                 message=content,
                 metadata=metadata or None,
             )
+            self.publish(MessageSent(thread_id, message))
+        return message
 
     def list_chat_messages(
         self,
@@ -76,14 +79,13 @@ class MessageOperations(ChatStoreBase):
     ) -> Page[ChatMessage]:
         """Visible messages, newest first; ``start_time`` keeps those created at or after it."""
         start_ms = to_ms(start_time) if start_time is not None else None
-        with transaction(self.conn):
-            _, participant = self._access_thread(thread_id, caller)
-            floor = max(participant["share_history_time"], start_ms or 0)
-            rows = self.conn.execute(
-                "SELECT * FROM chat_messages WHERE thread_id = ? AND created_on >= ?"
-                " AND sequence_id < ? ORDER BY sequence_id DESC LIMIT ?",
-                (thread_id, floor, before_sequence or 2**62, max_page_size + 1),
-            ).fetchall()
+        _, participant = self._access_thread(thread_id, caller)
+        floor = max(participant["share_history_time"], start_ms or 0)
+        rows = self.conn.execute(
+            "SELECT * FROM chat_messages WHERE thread_id = ? AND created_on >= ?"
+            " AND sequence_id < ? ORDER BY sequence_id DESC LIMIT ?",
+            (thread_id, floor, before_sequence or 2**62, max_page_size + 1),
+        ).fetchall()
         items = [message_from_row(row) for row in rows[:max_page_size]]
         next_state = None
         if len(rows) > max_page_size:
@@ -95,8 +97,7 @@ class MessageOperations(ChatStoreBase):
         return Page(items, next_state)
 
     def get_chat_message(self, thread_id: str, caller: str | None, message_id: str) -> ChatMessage:
-        with transaction(self.conn):
-            row = self._visible_message(thread_id, caller, message_id)
+        row = self._visible_message(thread_id, caller, message_id)
         return message_from_row(row)
 
     def update_chat_message(
@@ -138,6 +139,7 @@ class MessageOperations(ChatStoreBase):
                     message_id,
                 ),
             )
+            self.publish(MessageEdited(thread_id, self._message(message_id)))
 
     def delete_chat_message(
         self, thread_id: str, caller: str | None, message_id: str, *, now: datetime
@@ -154,6 +156,7 @@ class MessageOperations(ChatStoreBase):
                 "UPDATE chat_messages SET message = '', deleted_on = ?, version = ? WHERE id = ?",
                 (to_ms(now), self._next_tick(now), message_id),
             )
+            self.publish(MessageDeleted(thread_id, self._message(message_id)))
 
     def _visible_message(self, thread_id: str, caller: str | None, message_id: str) -> sqlite3.Row:
         _, participant = self._access_thread(thread_id, caller)
@@ -164,6 +167,10 @@ class MessageOperations(ChatStoreBase):
         if row is None:
             raise not_found(f"Chat message {message_id} was not found.", target="chatMessageId")
         return row
+
+    def _message(self, message_id: str) -> ChatMessage:
+        row = self.conn.execute("SELECT * FROM chat_messages WHERE id = ?", (message_id,))
+        return message_from_row(row.fetchone())
 
     def _own_message(self, thread_id: str, caller: str | None, message_id: str) -> sqlite3.Row:
         row = self._visible_message(thread_id, caller, message_id)

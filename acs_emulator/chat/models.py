@@ -13,6 +13,11 @@ T = TypeVar("T")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+# The range of times the API can carry (RFC 3339 has four-digit years), in stored units.
+MIN_MS = -62_135_596_800_000  # 0001-01-01T00:00:00Z
+MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+
+
 def to_ms(moment: datetime) -> int:
     """Epoch milliseconds, the unit timestamps are stored in."""
     return round(moment.timestamp() * 1000)

@@ -10,7 +10,8 @@ from datetime import datetime
 from ..db import transaction
 from ..errors import bad_request
 from .base import ChatStoreBase, participant_from_row
-from .models import EPOCH, ChatParticipant, Page, ParticipantSpec, to_ms
+from .changes import ParticipantRemoved, ParticipantsAdded
+from .models import EPOCH, ChatParticipant, Page, ParticipantSpec, from_ms, to_ms
 
 # Service limits: participants per thread, and per CreateThread / AddParticipants request.
 MAX_PARTICIPANTS_PER_THREAD = 250
@@ -22,12 +23,11 @@ class ParticipantOperations(ChatStoreBase):
         self, thread_id: str, caller: str | None, *, max_page_size: int, skip: int
     ) -> Page[ChatParticipant]:
         """Participants in the order they joined; paged with ``skip`` like the real service."""
-        with transaction(self.conn):
-            self._access_thread(thread_id, caller)
-            rows = self.conn.execute(
-                "SELECT * FROM chat_participants WHERE thread_id = ? ORDER BY pk LIMIT ? OFFSET ?",
-                (thread_id, max_page_size + 1, skip),
-            ).fetchall()
+        self._access_thread(thread_id, caller)
+        rows = self.conn.execute(
+            "SELECT * FROM chat_participants WHERE thread_id = ? ORDER BY pk LIMIT ? OFFSET ?",
+            (thread_id, max_page_size + 1, skip),
+        ).fetchall()
         items = [participant_from_row(row) for row in rows[:max_page_size]]
         next_state = None
         if len(rows) > max_page_size:
@@ -51,15 +51,25 @@ class ParticipantOperations(ChatStoreBase):
         if not participants:
             raise bad_request("'participants' must name at least one participant.")
         with transaction(self.conn):
-            self._access_thread(thread_id, caller)
+            thread, _ = self._access_thread(thread_id, caller)
             added, invalid = self._insert_participants(thread_id, participants)
             if added:
-                self._append_message(
+                message = self._append_message(
                     thread_id,
                     type="participantAdded",
                     now=now,
                     participants=tuple(added),
                     initiator=caller,
+                )
+                self.publish(
+                    ParticipantsAdded(
+                        thread_id,
+                        created_on=from_ms(thread["created_on"]),
+                        added_by=caller,
+                        participants=tuple(added),
+                        time=message.created_on,
+                        version=int(message.id),
+                    )
                 )
         return invalid
 
@@ -72,17 +82,28 @@ class ParticipantOperations(ChatStoreBase):
         users keep read access to earlier history; the emulator follows what recordings show.
         """
         with transaction(self.conn):
-            self._access_thread(thread_id, caller)
+            thread, _ = self._access_thread(thread_id, caller)
             row = self._participant_row(thread_id, raw_id)
             if row is None:
                 return
             self.conn.execute("DELETE FROM chat_participants WHERE pk = ?", (row["pk"],))
-            self._append_message(
+            removed = participant_from_row(row)
+            message = self._append_message(
                 thread_id,
                 type="participantRemoved",
                 now=now,
-                participants=(participant_from_row(row),),
+                participants=(removed,),
                 initiator=caller,
+            )
+            self.publish(
+                ParticipantRemoved(
+                    thread_id,
+                    created_on=from_ms(thread["created_on"]),
+                    removed_by=caller,
+                    participant=removed,
+                    time=message.created_on,
+                    version=int(message.id),
+                )
             )
 
     def _insert_participants(

@@ -23,8 +23,7 @@ class ReceiptOperations(ChatStoreBase):
         self, thread_id: str, caller: str | None, *, sender_display_name: str | None = None
     ) -> None:
         """Check that the caller may post to the thread; nothing is stored."""
-        with transaction(self.conn):
-            self._access_thread(thread_id, caller)
+        self._access_thread(thread_id, caller)
 
     def send_chat_read_receipt(
         self, thread_id: str, caller: str | None, chat_message_id: str, *, now: datetime
@@ -60,12 +59,11 @@ class ReceiptOperations(ChatStoreBase):
         self, thread_id: str, caller: str | None, *, max_page_size: int, skip: int
     ) -> Page[ChatMessageReadReceipt]:
         """The latest receipt of each participant, in the order they first sent one."""
-        with transaction(self.conn):
-            self._access_thread(thread_id, caller)
-            rows = self.conn.execute(
-                "SELECT * FROM chat_read_receipts WHERE thread_id = ? ORDER BY pk LIMIT ? OFFSET ?",
-                (thread_id, max_page_size + 1, skip),
-            ).fetchall()
+        self._access_thread(thread_id, caller)
+        rows = self.conn.execute(
+            "SELECT * FROM chat_read_receipts WHERE thread_id = ? ORDER BY pk LIMIT ? OFFSET ?",
+            (thread_id, max_page_size + 1, skip),
+        ).fetchall()
         items = [
             ChatMessageReadReceipt(row["sender"], row["chat_message_id"], from_ms(row["read_on"]))
             for row in rows[:max_page_size]

@@ -15,8 +15,8 @@ from aiohttp import web
 from ..errors import bad_request, unauthorized
 from ..http import empty_response, json_response, parse_time, query_int, read_json
 from . import parse, render
-from .models import from_ms
-from .paging import bad_state, page_response, state_int, sync_state
+from .models import MAX_MS, MIN_MS, from_ms
+from .paging import page_response, state_int, sync_state
 from .store import ChatStore
 
 # Emulator choices: the real default page sizes are not documented; 200 is the documented maximum
@@ -93,7 +93,7 @@ class ChatRoutes:
             page = self.store.list_chat_threads(
                 _caller(request),
                 max_page_size=state_int(state, "maxPageSize", 1, MAX_PAGE_SIZE),
-                start_time=from_ms(state_int(state, "startTime", 0, 2**62)),
+                start_time=from_ms(state_int(state, "startTime", MIN_MS, MAX_MS)),
                 before_activity=state_int(state, "before", 1, 2**62),
             )
         return page_response(request, [render.thread_item(t) for t in page.items], page.next_state)
@@ -137,8 +137,8 @@ class ChatRoutes:
             )
         else:
             start = state.get("startTime")
-            if start is not None and not isinstance(start, int):
-                raise bad_state()
+            if start is not None:
+                start = state_int(state, "startTime", MIN_MS, MAX_MS)
             page = self.store.list_chat_messages(
                 _thread_id(request),
                 _caller(request),

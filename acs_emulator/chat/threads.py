@@ -10,6 +10,7 @@ from datetime import datetime
 
 from ..db import transaction
 from ..errors import bad_request, forbidden
+from .changes import ThreadCreated, ThreadDeleted, ThreadPropertiesUpdated
 from .models import (
     EPOCH,
     ChatParticipant,
@@ -84,7 +85,7 @@ class ThreadOperations(ParticipantOperations):
                 participants=everyone,
                 initiator=creator,
             )
-            self._append_message(
+            opening = self._append_message(
                 thread_id, type="topicUpdated", now=now, topic=topic, initiator=creator
             )
             if repeatability_request_id is not None:
@@ -94,6 +95,7 @@ class ThreadOperations(ParticipantOperations):
                     (creator, repeatability_request_id, thread_id, topic, json.dumps(invalid)),
                 )
             thread = _thread_from_row(self._thread_row(thread_id))
+            self.publish(ThreadCreated(thread, everyone, version=int(opening.id)))
         return CreateChatThreadResult(thread, invalid)
 
     def list_chat_threads(
@@ -111,14 +113,13 @@ class ThreadOperations(ParticipantOperations):
         message, unique and increasing, so no two threads tie).
         """
         floor = to_ms(start_time) if start_time is not None else 0
-        with transaction(self.conn):
-            rows = self.conn.execute(
-                "SELECT t.* FROM chat_threads t JOIN chat_participants p"
-                " ON p.thread_id = t.id AND p.raw_id = ?"
-                " WHERE t.last_message_on >= ? AND t.activity < ?"
-                " ORDER BY t.activity DESC LIMIT ?",
-                (caller, floor, before_activity or 2**62, max_page_size + 1),
-            ).fetchall()
+        rows = self.conn.execute(
+            "SELECT t.* FROM chat_threads t JOIN chat_participants p"
+            " ON p.thread_id = t.id AND p.raw_id = ?"
+            " WHERE t.last_message_on >= ? AND t.activity < ?"
+            " ORDER BY t.activity DESC LIMIT ?",
+            (caller, floor, before_activity or 2**62, max_page_size + 1),
+        ).fetchall()
         items = [_thread_from_row(row) for row in rows[:max_page_size]]
         next_state = None
         if len(rows) > max_page_size:
@@ -130,8 +131,7 @@ class ThreadOperations(ParticipantOperations):
         return Page(items, next_state)
 
     def get_chat_thread_properties(self, thread_id: str, caller: str | None) -> ChatThread:
-        with transaction(self.conn):
-            thread, _ = self._access_thread(thread_id, caller)
+        thread, _ = self._access_thread(thread_id, caller)
         return _thread_from_row(thread)
 
     def update_chat_thread_properties(
@@ -144,12 +144,22 @@ class ThreadOperations(ParticipantOperations):
         if topic is not None:
             check_topic(topic)
         with transaction(self.conn):
-            self._access_thread(thread_id, caller)
+            thread, _ = self._access_thread(thread_id, caller)
             if topic is None:
                 return
             self.conn.execute("UPDATE chat_threads SET topic = ? WHERE id = ?", (topic, thread_id))
-            self._append_message(
+            message = self._append_message(
                 thread_id, type="topicUpdated", now=now, topic=topic, initiator=caller
+            )
+            self.publish(
+                ThreadPropertiesUpdated(
+                    thread_id,
+                    created_on=from_ms(thread["created_on"]),
+                    edited_by=caller,
+                    topic=topic,
+                    edited_on=message.created_on,
+                    version=int(message.id),
+                )
             )
 
     def delete_chat_thread(self, thread_id: str, caller: str | None, *, now: datetime) -> None:
@@ -163,6 +173,15 @@ class ThreadOperations(ParticipantOperations):
             if thread["deleted_on"] is None:
                 self.conn.execute(
                     "UPDATE chat_threads SET deleted_on = ? WHERE id = ?", (to_ms(now), thread_id)
+                )
+                self.publish(
+                    ThreadDeleted(
+                        thread_id,
+                        created_on=from_ms(thread["created_on"]),
+                        deleted_by=caller,
+                        deleted_on=from_ms(to_ms(now)),
+                        version=int(self._next_tick(now)),
+                    )
                 )
 
     def _replay(self, creator: str, request_id: str) -> CreateChatThreadResult | None:

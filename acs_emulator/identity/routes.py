@@ -23,7 +23,8 @@ TEAMS_EXCHANGE_UNSUPPORTED = (
 
 def format_expires_on(moment: datetime) -> str:
     """Identity's own format, e.g. ``2023-10-10T21:39:39.3244584+00:00`` (7 fractional digits)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0+00:00"
+    utc = moment.astimezone(UTC).replace(tzinfo=None)
+    return utc.isoformat(timespec="microseconds") + "0+00:00"
 
 
 def _store(request: web.Request) -> IdentityStore:

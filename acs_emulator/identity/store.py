@@ -79,13 +79,23 @@ class IdentityStore:
         # Used by callers that have no request time of their own (the auth middleware).
         self.clock = clock
         conn.execute(_SCHEMA)
+        # Token generations of live identities, read on every chat request. This store is the
+        # only writer of the table, so revoking and deleting keep it right; identities that do
+        # not exist are not remembered (anyone can name one).
+        self._generations: dict[str, int] = {}
 
     def _generation(self, raw_id: str) -> int | None:
+        generation = self._generations.get(raw_id)
+        if generation is not None:
+            return generation
         row = self.conn.execute(
             "SELECT token_generation FROM identities WHERE raw_id = ? AND deleted_on IS NULL",
             (raw_id,),
         ).fetchone()
-        return None if row is None else int(row["token_generation"])
+        if row is None:
+            return None
+        generation = self._generations[raw_id] = int(row["token_generation"])
+        return generation
 
     def _require(self, raw_id: str) -> int:
         generation = self._generation(raw_id)
@@ -128,6 +138,7 @@ class IdentityStore:
         """CommunicationIdentity_RevokeAccessTokens: every token issued so far stops working."""
         with transaction(self.conn):
             self._require(raw_id)
+            self._generations.pop(raw_id, None)
             self.conn.execute(
                 "UPDATE identities SET token_generation = token_generation + 1,"
                 " tokens_valid_after = ? WHERE raw_id = ?",
@@ -146,6 +157,7 @@ class IdentityStore:
             ).fetchone()
             if row is None:
                 raise not_found(f"Identity '{raw_id}' was not found.", target="id")
+            self._generations.pop(raw_id, None)
             if row["deleted_on"] is None:
                 self.conn.execute(
                     "UPDATE identities SET deleted_on = ?, token_generation = token_generation + 1,"

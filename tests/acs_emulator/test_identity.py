@@ -38,6 +38,7 @@ def assert_lifetime(value: str, asked: timedelta) -> None:
     assert abs(lifetime - asked) < asked * 0.03, lifetime
 
 
+@pytest.mark.acs_live
 def test_create_user_returns_an_acs_raw_id(identity_client: CommunicationIdentityClient) -> None:
     user = identity_client.create_user()
     assert user.raw_id.startswith("8:acs:")
@@ -45,6 +46,7 @@ def test_create_user_returns_an_acs_raw_id(identity_client: CommunicationIdentit
     assert identity_client.create_user().raw_id != user.raw_id
 
 
+@pytest.mark.acs_live
 def test_get_token_defaults_to_24_hours_with_the_asked_scopes(
     identity_client: CommunicationIdentityClient,
 ) -> None:
@@ -57,6 +59,7 @@ def test_get_token_defaults_to_24_hours_with_the_asked_scopes(
     assert claims["exp"] == int(expires_on(token.expires_on).timestamp())
 
 
+@pytest.mark.acs_live
 @pytest.mark.parametrize("hours", [1, 24])
 def test_token_expiry_is_what_was_asked(
     identity_client: CommunicationIdentityClient, hours: int

@@ -2,7 +2,8 @@
 
 The sample scripts ship in the source distributions of azure-communication-chat 1.3.0 and
 azure-communication-identity 1.5.0 (not in the wheels), so the sdists are downloaded once per test
-session with pip. Every script then runs in its own subprocess, configured only through environment
+session with pip: hence the ``network`` mark (skipped when the registry cannot be reached, a
+failure in CI). Every script then runs in its own subprocess, configured only through environment
 variables, exactly as Microsoft documents for a real Communication Services resource.
 """
 
@@ -19,6 +20,8 @@ from pathlib import Path
 import pytest
 
 from acs_emulator.process import EmulatorProcess
+
+pytestmark = pytest.mark.network
 
 SDISTS = ("azure-communication-chat==1.3.0", "azure-communication-identity==1.5.0")
 

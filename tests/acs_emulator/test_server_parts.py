@@ -44,9 +44,40 @@ def test_environment_fills_in_and_the_command_line_wins() -> None:
     assert load_config(["--enforce-limits"], env={}).enforce_limits is True
 
 
+def test_event_options_from_the_command_line_and_the_environment() -> None:
+    env = {
+        "ACS_EMULATOR_EVENTS_TO": "http://127.0.0.1:8000/a?code=1, https://example.test/b",
+        "ACS_EMULATOR_EVENTS_SCHEMA": "cloudevents",
+        "ACS_EMULATOR_EVENTS_HEADER": "X-Key: k1,Authorization: Bearer t",
+        "ACS_EMULATOR_EVENTS_RETRY_SCALE": "0.01",
+        "ACS_EMULATOR_EVENTS_SHUFFLE": "1",
+    }
+    config = load_config(["--events-max-batch", "10"], env=env)
+    assert config.events_to == ("http://127.0.0.1:8000/a?code=1", "https://example.test/b")
+    assert config.events_schema == "cloudevents"
+    assert config.events_header == (("X-Key", "k1"), ("Authorization", "Bearer t"))
+    assert (config.events_retry_scale, config.events_shuffle) == (0.01, True)
+    assert config.events_max_batch == 10
+    # Repeated on the command line, which wins over the environment.
+    argv = ["--events-to", "http://a.test/1", "--events-to", "http://b.test/2"]
+    assert load_config(argv, env=env).events_to == ("http://a.test/1", "http://b.test/2")
+
+
 @pytest.mark.parametrize(
     ("argv", "env"),
     [
+        (["--events-to", "ftp://127.0.0.1/x"], {}),
+        (["--events-to", "/relative"], {}),
+        ([], {"ACS_EMULATOR_EVENTS_TO": "http://ok.test/,nowhere"}),
+        (["--events-schema", "xml"], {}),
+        (["--events-header", "no colon"], {}),
+        (["--events-max-batch", "0"], {}),
+        (["--events-max-attempts", "31"], {}),
+        (["--events-retry-scale", "0"], {}),
+        (["--events-duplicate-rate", "2"], {}),
+        (["--events-fail-first", "-1"], {}),
+        (["--events-message-version", "float"], {}),
+        (["--events-ca-bundle", "/no/such/ca.pem"], {}),
         (["--fail-rate", "1.5"], {}),
         (["--fail-rate", "0.6", "--throttle-rate", "0.6"], {}),
         (["--port", "70000"], {}),

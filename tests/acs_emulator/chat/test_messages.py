@@ -17,6 +17,7 @@ def alice_thread(make_chat_client, thread_client):
     return alice, thread_client(alice.client, create_thread(alice))
 
 
+@pytest.mark.acs_live
 def test_send_and_get_text_message(alice_thread):
     alice, client = alice_thread
     message_id = client.send_message("hello").id
@@ -47,6 +48,7 @@ def test_send_html_with_display_name_and_metadata(alice_thread):
     assert message.metadata == {"tag": "x", "tracking": "42"}
 
 
+@pytest.mark.acs_live
 def test_message_ids_and_sequences_increase(alice_thread):
     _, client = alice_thread
     ids = [client.send_message(f"m{i}").id for i in range(3)]
@@ -54,6 +56,7 @@ def test_message_ids_and_sequences_increase(alice_thread):
     assert [client.get_message(i).sequence_id for i in ids] == ["3", "4", "5"]
 
 
+@pytest.mark.acs_live
 def test_list_messages_pages_newest_first(alice_thread):
     _, client = alice_thread
     sent = [client.send_message(f"m{i}").id for i in range(25)]
@@ -77,6 +80,7 @@ def test_list_messages_start_time(alice_thread):
     assert early.id in [m.id for m in client.list_messages(start_time=early.created_on)]
 
 
+@pytest.mark.acs_live
 def test_update_message_content_and_metadata(alice_thread):
     _, client = alice_thread
     message_id = client.send_message("first", metadata={"a": "1"}).id
@@ -93,6 +97,7 @@ def test_update_message_content_and_metadata(alice_thread):
     assert again.version != edited.version
 
 
+@pytest.mark.acs_live
 def test_delete_message_is_soft(alice_thread):
     _, client = alice_thread
     message_id = client.send_message("bye").id

@@ -14,6 +14,7 @@ def raw_ids(client) -> list[str]:
     return [p.identifier.raw_id for p in client.list_participants()]
 
 
+@pytest.mark.acs_live
 def test_add_participants_and_system_message(make_chat_client, thread_client):
     alice, bob, carol = make_chat_client(), make_chat_client(), make_chat_client()
     client = thread_client(alice.client, create_thread(alice))
@@ -86,6 +87,7 @@ def test_list_participants_pages_and_skip(make_chat_client, thread_client):
     assert [p.identifier.raw_id for p in skipped] == everyone[3:]
 
 
+@pytest.mark.acs_live
 def test_remove_participant(make_chat_client, thread_client):
     alice, bob, carol = make_chat_client(), make_chat_client(), make_chat_client()
     client = thread_client(alice.client, create_thread(alice, bob))
@@ -101,6 +103,7 @@ def test_remove_participant(make_chat_client, thread_client):
     assert len(list(client.list_messages())) == count
 
 
+@pytest.mark.acs_live
 def test_participant_can_remove_themselves(make_chat_client, thread_client):
     alice, bob = make_chat_client(), make_chat_client()
     thread_id = create_thread(alice, bob)

@@ -200,7 +200,6 @@ def test_create_response_headers_and_shapes(raw_chat, owner, acs_emulator):
     )
     assert thread["createdByCommunicationIdentifier"] == {
         "rawId": owner.raw_id,
-        "kind": "communicationUser",
         "communicationUser": {"id": owner.raw_id},
     }
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", thread["createdOn"])

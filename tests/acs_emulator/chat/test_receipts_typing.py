@@ -51,6 +51,7 @@ def test_receipt_for_unknown_message_is_404(make_chat_client, thread_client):
     assert list(client.list_read_receipts()) == []
 
 
+@pytest.mark.acs_live
 def test_typing_notification(make_chat_client, thread_client):
     alice = make_chat_client()
     client = thread_client(alice.client, create_thread(alice))

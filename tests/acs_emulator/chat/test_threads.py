@@ -13,6 +13,7 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from .helpers import create_thread, unknown_user_id
 
 
+@pytest.mark.acs_live
 def test_create_thread_makes_creator_a_participant_with_system_messages(
     make_chat_client, thread_client
 ):
@@ -46,6 +47,7 @@ def test_create_thread_makes_creator_a_participant_with_system_messages(
     assert all(m.sender is None for m in messages)
 
 
+@pytest.mark.acs_live
 def test_same_idempotency_token_returns_the_same_thread(make_chat_client):
     alice, bob = make_chat_client(), make_chat_client()
     token = str(uuid.uuid4())
@@ -112,6 +114,7 @@ def test_list_threads_start_time_filters_on_last_message(make_chat_client):
     assert thread_id in [t.id for t in alice.client.list_chat_threads(start_time=past)]
 
 
+@pytest.mark.acs_live
 def test_update_topic_changes_properties_and_adds_system_message(make_chat_client, thread_client):
     alice = make_chat_client()
     client = thread_client(alice.client, create_thread(alice, topic="Before"))
