@@ -119,8 +119,14 @@ def site_env(
     redis_url: str = "",
     settings: Mapping[str, str] | None = None,
     log_level: str = "INFO",
+    production: bool = False,
+    static_root: Path | None = None,
 ) -> dict[str, str]:
-    """The environment of the site's processes: Kwebbel's settings are all read from it."""
+    """The environment of the site's processes: Kwebbel's settings are all read from it.
+
+    ``production`` runs the site as it runs in production (``DEBUG=false``: no query log,
+    compressed static files from ``static_root``), over plain HTTP on loopback.
+    """
     env = {
         key: value
         for key, value in os.environ.items()
@@ -135,12 +141,21 @@ def site_env(
             "REDIS_URL": redis_url,
             "ACS_CONNECTION_STRING": emulator.connection_string,
             "ACS_CA_BUNDLE": str(emulator.ca_bundle),
-            "DEBUG": "true",
+            "DEBUG": "false" if production else "true",
             "LOG_LEVEL": log_level,
             "PYTHONUNBUFFERED": "1",
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
         }
     )
+    if production:
+        env.update(
+            {
+                "SECRET_KEY": uuid.uuid4().hex * 2,
+                "SECURE_SSL_REDIRECT": "false",
+                "SECURE_HSTS_SECONDS": "0",
+                "STATIC_ROOT": str(static_root or REPO / "staticfiles"),
+            }
+        )
     env.update(settings or {})
     return env
 
@@ -279,12 +294,19 @@ class LiveSite:
         redis_url: str = "",
         settings: Mapping[str, str] | None = None,
         log_level: str = "INFO",
+        production: bool = False,
     ) -> None:
         self.emulator = emulator
         self.database = database
         self.work_dir = Path(work_dir)
         self.env = site_env(
-            emulator, database.url, redis_url=redis_url, settings=settings, log_level=log_level
+            emulator,
+            database.url,
+            redis_url=redis_url,
+            settings=settings,
+            log_level=log_level,
+            production=production,
+            static_root=self.work_dir / "static",
         )
         self.servers = [
             DaphneServer(self.env, self.work_dir / f"daphne-{n}.log") for n in range(servers)

@@ -515,6 +515,7 @@ def _site(args: argparse.Namespace, work: Path) -> Any:
             servers=args.servers,
             redis_url=args.redis or "",
             settings=settings,
+            production=True,
         ) as site,
     ):
         yield site

@@ -8,13 +8,13 @@ so a pytest run (with its own test database) and a plain benchmark script use it
 
 Commands read a JSON payload on stdin and print one JSON line on stdout:
 
-* ``migrate``: ``{}`` -> ``{}``.
+* ``migrate``: ``{}`` -> ``{}`` (and ``collectstatic`` when ``DEBUG`` is off).
 * ``seed``: ``{"users": [name, ...], "threads": [{"topic", "creator", "members": [name]}]}`` ->
   ``{"users": {name: {"id", "raw_id", "session", "token"}}, "threads": [id], "service": raw}``.
   Members see the whole history. Users have no usable password: they sign in by session.
 * ``sessions``: ``{"user": name, "count": n}`` -> ``{"sessions": [key, ...]}``.
 * ``events``: ``{"thread", "viewer": name}`` -> ``{"events": [{"cursor", "kind", "shown"}],
-  "last_cursor": n}``: the thread's relay log, and whether ``chat.live.render_event`` (the
+  "last_cursor": n}``: the thread's relay log, and whether ``chat.relay.render`` (the
   consumer's per-viewer filter) shows each event to that viewer.
 """
 
@@ -35,9 +35,12 @@ def _setup() -> None:
 
 
 def migrate(payload: dict[str, Any]) -> dict[str, Any]:
+    from django.conf import settings
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)
+    if not settings.DEBUG:  # production mode serves collected, compressed static files
+        call_command("collectstatic", verbosity=0, interactive=False)
     return {}
 
 

@@ -8,12 +8,16 @@ Daphne. A page making its ACS calls there would hold up every websocket's databa
 That is safe for the functions Kwebbel passes here: each is self-contained (its own
 transaction, nothing thread-local carried from one call to the next; the active language is a
 context variable, which asgiref carries into the worker thread). Each worker thread keeps its
-own database connection between calls (``CONN_MAX_AGE``), and, as in any long-running
-process, stale or broken connections are closed around every call.
+own database connection between calls (``CONN_MAX_AGE``). As in any long-running process, stale
+or broken connections are closed (Django's ``close_old_connections``), here before a call at
+most every ``CHECK_EVERY`` seconds per thread and after any call that failed: checking around
+every call would cost PostgreSQL a health-check query each time.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any, ParamSpec, TypeVar
@@ -24,13 +28,20 @@ from django.db import close_old_connections
 P = ParamSpec("P")
 R = TypeVar("R")
 
+CHECK_EVERY = 5.0
+_checked = threading.local()
+
 
 def _fresh(function: Callable[..., R], *args: Any, **kwargs: Any) -> R:
-    close_old_connections()
+    now = time.monotonic()
+    if now - getattr(_checked, "at", -CHECK_EVERY) >= CHECK_EVERY:
+        close_old_connections()
+        _checked.at = now
     try:
         return function(*args, **kwargs)
-    finally:
-        close_old_connections()
+    except Exception:
+        close_old_connections()  # a broken connection is not kept for the next call
+        raise
 
 
 async def run_db(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:

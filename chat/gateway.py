@@ -36,6 +36,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -618,9 +619,19 @@ class AsyncChatThread(_AsyncClient):
     async def update_topic(self, topic: str) -> None:
         await self._call(lambda c: c.update_topic(topic))
 
-    async def list_messages(self, page_size: int, continuation: str | None = None) -> Page[Message]:
+    async def list_messages(
+        self,
+        page_size: int,
+        continuation: str | None = None,
+        *,
+        start_time: datetime | None = None,
+    ) -> Page[Message]:
+        """One page, newest first; ``start_time`` keeps messages created at or after it."""
+
         async def call(c: AioChatThreadClient) -> Page[Message]:
-            pages = c.list_messages(results_per_page=page_size).by_page(continuation)
+            pages = c.list_messages(results_per_page=page_size, start_time=start_time).by_page(
+                continuation
+            )
             return _messages_page(pages, await _first_page(pages))
 
         return await self._call(call)

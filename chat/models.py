@@ -92,8 +92,6 @@ class RelayThread(models.Model):
     members_version = models.PositiveBigIntegerField(default=0)
     # {raw_id: latest read message id}
     receipts = PortableJSONField(default=dict, blank=True)
-    # When a poller last finished a round: while recent, the members above are current.
-    polled_at = models.DateTimeField(null=True, blank=True)
     # The thread was deleted (nothing follows), or the service identity can no longer read it.
     deleted_on = models.DateTimeField(null=True, blank=True)
     service_removed_on = models.DateTimeField(null=True, blank=True)

@@ -132,7 +132,8 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # Channels' in-memory layer, sweeping for expired messages once a second (chat.layers).
+    CHANNEL_LAYERS = {"default": {"BACKEND": "chat.layers.InProcessChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Azure Communication Services -------------------------------------------------------------
@@ -153,8 +154,10 @@ TOKENS_RATE_LIMIT = (env.int("TOKENS_RATE_LIMIT", default=30), 60)
 # Seconds between polls of a watched thread (nobody watching: no polls). ACS's per-thread limits
 # are kept by the poller's own call budget however low this is set.
 RELAY_POLL_INTERVAL = env.float("RELAY_POLL_INTERVAL", default=1.0)
-# Seconds between re-reads of the newest 200 messages, which catch edits and deletions of
-# messages older than the newest page.
+# Between those polls (which ask only for new messages), seconds between re-reads of the newest
+# 20 messages, for their edits and deletions; and of the newest 200, which also reconciles the
+# members and the topic.
+RELAY_EDIT_SCAN_EVERY = env.float("RELAY_EDIT_SCAN_EVERY", default=5.0)
 RELAY_DEEP_SCAN_EVERY = env.float("RELAY_DEEP_SCAN_EVERY", default=30.0)
 # Events kept per thread for resuming pages; an older cursor makes the page reload the thread.
 RELAY_LOG_KEEP = env.int("RELAY_LOG_KEEP", default=5000)
@@ -183,7 +186,7 @@ USE_TZ = True
 # --- Static files (served by WhiteNoise, also under Daphne) -----------------------------------
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

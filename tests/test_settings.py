@@ -88,7 +88,7 @@ def test_defaults_are_sqlite_and_the_in_memory_layer():
     assert values["DEBUG"] is True
     assert values["DATABASE"] == "django.db.backends.sqlite3"
     assert values["DATABASE_NAME"] == str(BASE_DIR / "db.sqlite3")
-    assert values["CHANNEL_LAYER"] == "channels.layers.InMemoryChannelLayer"
+    assert values["CHANNEL_LAYER"] == "chat.layers.InProcessChannelLayer"
     assert values["CACHE"] == "django.core.cache.backends.locmem.LocMemCache"
     assert values["ACS_CA_BUNDLE"] is None
     assert values["SECURE_PROXY_SSL_HEADER"] is None

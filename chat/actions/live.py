@@ -35,7 +35,7 @@ from chat.db import run_db
 from chat.models import SentMessage
 from chat.people import display_name
 from chat.relay import log, observe
-from chat.types import Message
+from chat.types import TEXT, Message, message_number, time_of_message
 
 logger = logging.getLogger(__name__)
 
@@ -106,8 +106,33 @@ async def do_send_message(
         message_id = await _send(access, content, kind, None)
     else:
         message_id = await _send_once(access, content, kind, client_id)
-    await _message_changed(access, message_id)
+    if kind == TEXT:
+        # ACS stores text as sent, so the message is known without reading it back (one ACS
+        # call less before the others see it); its sequence id comes with the next poll.
+        sent = _sent_text(access, message_id, content, client_id)
+        await _publish(
+            "a message",
+            access.thread_id,
+            run_db(observe.observe_messages, access.thread_id, [sent]),
+        )
+    else:
+        # ACS sanitises HTML as it stores it: publish what it kept.
+        await _message_changed(access, message_id)
     return message_id
+
+
+def _sent_text(access: LiveAccess, message_id: str, content: str, client_id: str | None) -> Message:
+    """A text message as ACS has just stored it (its id is its creation time and version)."""
+    return Message(
+        id=message_id,
+        type=TEXT,
+        created_on=time_of_message(message_id),
+        version=message_number(message_id),
+        sender_id=access.me,
+        sender_display_name=display_name(access.user),
+        body=content,
+        metadata={CLIENT_ID_KEY: client_id} if client_id else {},
+    )
 
 
 async def _send(access: LiveAccess, content: str, kind: str, client_id: str | None) -> str:
@@ -131,22 +156,19 @@ async def _send_once(access: LiveAccess, content: str, kind: str, client_id: str
     reservation = await run_db(_reserve, access.user, access.thread_id, client_id)
     if reservation.message_id:
         return reservation.message_id
-    in_flight = f"chat.send.{access.user.pk}.{client_id}"
-    if not await run_db(cache.add, in_flight, 1, SEND_IN_FLIGHT_SECONDS):
-        raise ActionError(_("This message is still being sent."), status=409)
     try:
         message_id = None if reservation.fresh else await _find_client_id(access, client_id)
         if message_id is None:
-            try:
-                message_id = await _send(access, content, kind, client_id)
-            except ActionError:
-                # ACS refused it, so nothing was created: a corrected retry may use the id again.
-                await run_db(SentMessage.objects.filter(pk=reservation.pk).delete)
-                raise
-        await run_db(SentMessage.objects.filter(pk=reservation.pk).update, message_id=message_id)
-        return message_id
-    finally:
-        await run_db(cache.delete, in_flight)
+            message_id = await _send(access, content, kind, client_id)
+    except ActionError:
+        # ACS refused it, so nothing was created: a corrected retry may use the id again.
+        await run_db(_release, reservation, forget=True)
+        raise
+    except BaseException:
+        await run_db(_release, reservation)
+        raise
+    await run_db(_release, reservation, message_id=message_id)
+    return message_id
 
 
 @dataclass(frozen=True)
@@ -154,9 +176,11 @@ class _Reservation:
     pk: int
     message_id: str | None
     fresh: bool  # made by this send (no earlier attempt)
+    in_flight: str  # the cache key held while this send is on its way
 
 
 def _reserve(user: AbstractBaseUser, thread_id: str, client_id: str) -> _Reservation:
+    """Reserve (user, client id), and claim the right to send it now: one database round."""
     try:
         row, created = SentMessage.objects.get_or_create(
             user=user, client_id=client_id, defaults={"chat_thread_id": thread_id}
@@ -165,7 +189,22 @@ def _reserve(user: AbstractBaseUser, thread_id: str, client_id: str) -> _Reserva
         row, created = SentMessage.objects.get(user=user, client_id=client_id), False
     if row.chat_thread_id != thread_id:
         raise ActionError(_("Invalid client id."))
-    return _Reservation(row.pk, row.message_id, created)
+    in_flight = f"chat.send.{user.pk}.{client_id}"
+    if not row.message_id and not cache.add(in_flight, 1, SEND_IN_FLIGHT_SECONDS):
+        raise ActionError(_("This message is still being sent."), status=409)
+    return _Reservation(row.pk, row.message_id, created, in_flight)
+
+
+def _release(
+    reservation: _Reservation, *, forget: bool = False, message_id: str | None = None
+) -> None:
+    """Settle a reservation: record its message id, or forget it altogether; the send is no
+    longer in flight."""
+    if forget:
+        SentMessage.objects.filter(pk=reservation.pk).delete()
+    elif message_id:
+        SentMessage.objects.filter(pk=reservation.pk).update(message_id=message_id)
+    cache.delete(reservation.in_flight)
 
 
 async def _find_client_id(access: LiveAccess, client_id: str) -> str | None:

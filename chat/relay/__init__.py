@@ -18,15 +18,16 @@ and turns what it reads into events:
   reload the thread. Every event says when it happened, and a viewer whose history starts later
   sees none of it, whatever the kind (``render.py``).
 * **Polling** (``poller.py``), as the service identity that Kwebbel adds to every thread it
-  creates, on the event loop. Every ``RELAY_POLL_INTERVAL`` (1 s): the newest 50 messages,
-  paging further back only while a burst goes past the newest sequence id already seen, and the
-  read receipts (at most every 2.5 s: ACS allows 5 per 10 s per user and thread). Every
-  ``RELAY_DEEP_SCAN_EVERY`` (30 s) the newest 200 messages in one call, and the participants and
-  topic as they are (which catches an announcement older than that): **edits and deletions are
-  detected within 1 s for the newest 50 messages and within 30 s for the newest 200**; older
-  ones are not watched. Cost per watched thread: about 60 list-messages, 24 receipts and 4
+  creates, on the event loop. Every ``RELAY_POLL_INTERVAL`` (1 s) the messages created since
+  the newest one seen (usually none or one: cheap to read), paging on through a burst; every
+  ``RELAY_EDIT_SCAN_EVERY`` (5 s) the newest 20 messages instead, and every
+  ``RELAY_DEEP_SCAN_EVERY`` (30 s) the newest 200, with the participants and the topic as they
+  are (which catches an announcement older than that). So **new messages arrive within a poll,
+  edits and deletions within 5 s for the newest 20 messages and within 30 s for the newest
+  200**; older ones are not watched. Read receipts at most every 2.5 s (ACS allows 5 per 10 s
+  per user and thread). Cost per watched thread: about 60 list-messages, 24 receipts and 4
   other calls a minute. Pollers start at a random point of their interval, so they do not poll
-  in step.
+  in step, and a poll hands the database only what changed since the last.
 * **Limits.** A call budget per thread keeps the poller within ACS's per user-and-thread limits
   (the strictest that apply to one identity: list messages 50/10 s and 200/min, receipts
   5/10 s, participants 10/10 s), with headroom, however low the interval: polls are never

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from chat.models import RelayThread
 from chat.relay import log, observe
@@ -23,16 +20,13 @@ __all__ = [
     "thread_state",
 ]
 
-# The published members count as current while a poller finished a round this recently
-# (a removal straight through ACS is then published within a poll or two anyway).
-FRESH_POLLS = 5
-
 
 @dataclass(frozen=True)
 class ThreadState:
     """What the relay knows of a thread, read at once: the log's cursor, the members as of that
-    cursor ({raw_id: share_history_time ISO}, None when not known to be current), and whether
-    the thread is deleted or unreadable for the service identity."""
+    cursor ({raw_id: share_history_time ISO}; None: not known), and whether the thread is
+    deleted or unreadable for the service identity. The members are current while the thread
+    is polled (``Relay.polled``): a poll publishes any change within a round."""
 
     cursor: int
     members: dict[str, str | None] | None
@@ -43,13 +37,9 @@ class ThreadState:
 def _state(row: RelayThread | None) -> ThreadState:
     if row is None:
         return ThreadState(0, None, False, False)
-    fresh_after = timezone.now() - timedelta(
-        seconds=max(5.0, FRESH_POLLS * settings.RELAY_POLL_INTERVAL)
-    )
-    current = row.polled_at is not None and row.polled_at >= fresh_after
     return ThreadState(
         cursor=row.last_cursor,
-        members=row.members if current else None,
+        members=row.members,
         deleted=row.deleted_on is not None,
         service_removed=row.service_removed_on is not None,
     )

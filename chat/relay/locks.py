@@ -38,6 +38,9 @@ class LockBackend(Protocol):
 
     def lock(self, thread_id: str) -> ThreadLock: ...
 
+    async def held(self, thread_id: str) -> bool:
+        """Whether some process holds the thread's lock now (someone polls it)."""
+
     async def close(self) -> None: ...
 
 
@@ -74,6 +77,9 @@ class InProcessLocks:
 
     def lock(self, thread_id: str) -> ThreadLock:
         return _InProcessLock(thread_id)
+
+    async def held(self, thread_id: str) -> bool:
+        return thread_id in _held
 
     async def close(self) -> None:
         return None
@@ -119,11 +125,20 @@ class RedisLocks:
         self._ttl = ttl
         self.renew_every = ttl / 3
 
-    def lock(self, thread_id: str) -> ThreadLock:
+    def _name(self, thread_id: str) -> str:
         # Thread ids hold ':' and '@'; a hash keeps keys short and uniform.
-        name = self._prefix + "poller:" + hashlib.sha256(thread_id.encode()).hexdigest()[:40]
+        return self._prefix + "poller:" + hashlib.sha256(thread_id.encode()).hexdigest()[:40]
+
+    def lock(self, thread_id: str) -> ThreadLock:
         # thread_local=False: the token belongs to this object, not to the OS thread (asyncio).
-        return _RedisThreadLock(RedisLock(self._redis, name, timeout=self._ttl, thread_local=False))
+        lock = RedisLock(self._redis, self._name(thread_id), timeout=self._ttl, thread_local=False)
+        return _RedisThreadLock(lock)
+
+    async def held(self, thread_id: str) -> bool:
+        try:
+            return bool(await self._redis.exists(self._name(thread_id)))
+        except RedisError:
+            return False
 
     async def close(self) -> None:
         await self._redis.aclose()

@@ -50,9 +50,13 @@ def thread_row(thread_id: str) -> RelayThread:
 
 
 def locked_thread(thread_id: str) -> RelayThread:
-    """The thread's row, locked until the surrounding transaction ends."""
-    thread_row(thread_id)
-    return RelayThread.objects.select_for_update().get(chat_thread_id=thread_id)
+    """The thread's row, locked until the surrounding transaction ends (made when missing)."""
+    locked = RelayThread.objects.select_for_update()
+    try:
+        return locked.get(chat_thread_id=thread_id)
+    except RelayThread.DoesNotExist:
+        thread_row(thread_id)
+        return locked.get(chat_thread_id=thread_id)
 
 
 # What observers hand to `append`: (kind, data, when it happened, or None for now).

@@ -101,10 +101,31 @@ def _is_stale(published: RelayMessage, message: Message) -> bool:
     )
 
 
+def _unchanged(published: RelayMessage, message: Message) -> bool:
+    """Whether an observation says nothing the published state does not: older, or the same
+    shown content at no newer version."""
+    if _is_stale(published, message):
+        return True
+    newer = (message.version or 0) > (published.version or 0)
+    return not newer and published.fingerprint == fingerprint(message)
+
+
+def _nothing_new(thread_id: str, by_id: dict[str, Message]) -> bool:
+    """Whether every message is published as it is (one read, no lock): most observations of a
+    busy thread find nothing new, and need not queue for its row lock behind those that do."""
+    known = {
+        m.message_id: m
+        for m in RelayMessage.objects.filter(chat_thread_id=thread_id, message_id__in=by_id)
+    }
+    return len(known) == len(by_id) and all(
+        _unchanged(known[message_id], message) for message_id, message in by_id.items()
+    )
+
+
 def observe_messages(thread_id: str, messages: Iterable[Message]) -> list[Event]:
     """Publish new messages (in sequence order), edits and deletions among ``messages``."""
     by_id = {m.id: m for m in messages}
-    if not by_id:
+    if not by_id or _nothing_new(thread_id, by_id):
         return []
     with transaction.atomic():
         row = log.locked_thread(thread_id)
@@ -139,13 +160,11 @@ def observe_messages(thread_id: str, messages: Iterable[Message]) -> list[Event]
                     items.append((MESSAGE_ADDED, message.as_json(), when))
                     items += _announced(row, message, service)
                 continue
-            if _is_stale(known, message):
+            if _unchanged(known, message):
                 continue
             if known.fingerprint != print_:
                 kind = MESSAGE_DELETED if message.deleted else MESSAGE_EDITED
                 items.append((kind, message.as_json(), message.created))
-            elif known.sequence_id is not None and (message.version or 0) <= (known.version or 0):
-                continue  # nothing new at all
             known.fingerprint = print_
             known.deleted = message.deleted
             known.sequence_id = message.sequence_id or known.sequence_id
@@ -295,8 +314,19 @@ def observe_topic(
         return log.append(row, [(TOPIC_CHANGED, {"topic": topic, "initiator": initiator}, None)])
 
 
+def _moved(published: Mapping[str, str] | None, receipts: Mapping[str, str]) -> bool:
+    published = published or {}
+    return any(
+        message_number(message_id) > message_number(published.get(reader))
+        for reader, message_id in receipts.items()
+    )
+
+
 def observe_receipts(thread_id: str, receipts: Mapping[str, str]) -> list[Event]:
     """Each reader's latest read message id; a receipt is published when it moves forward."""
+    row = RelayThread.objects.filter(chat_thread_id=thread_id).only("receipts").first()
+    if row is not None and not _moved(row.receipts, receipts):
+        return []  # the usual answer, without queueing for the row lock
     with transaction.atomic():
         row = log.locked_thread(thread_id)
         if row.deleted_on is not None:
@@ -346,6 +376,9 @@ def observe_service_removed(thread_id: str) -> list[Event]:
 
 def observe_service_present(thread_id: str) -> None:
     """The service identity can read the thread (again): clear a recorded removal."""
+    marked = RelayThread.objects.filter(chat_thread_id=thread_id, service_removed_on__isnull=False)
+    if not marked.exists():
+        return
     with transaction.atomic():
         row = log.locked_thread(thread_id)
         if row.service_removed_on is None:
@@ -353,11 +386,6 @@ def observe_service_present(thread_id: str) -> None:
         row.service_removed_on = None
         row.save(update_fields=["service_removed_on"])
         ThreadRecord.objects.filter(chat_thread_id=thread_id).update(service_removed_on=None)
-
-
-def mark_polled(thread_id: str) -> None:
-    """A poller finished a round: the published members are current (see chat.relay.api)."""
-    RelayThread.objects.filter(chat_thread_id=thread_id).update(polled_at=timezone.now())
 
 
 def publish_typing(thread_id: str, raw_id: str, name: str = "") -> None:
@@ -379,7 +407,6 @@ def typing_message(thread_id: str, raw_id: str, name: str) -> dict[str, Any]:
 
 __all__ = [
     "fingerprint",
-    "mark_polled",
     "observe_members",
     "observe_messages",
     "observe_receipts",

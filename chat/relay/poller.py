@@ -20,6 +20,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -38,15 +39,15 @@ from chat.relay.budget import (
     Clock,
 )
 from chat.relay.events import Event
-from chat.types import Message, latest_receipts
+from chat.types import Message, latest_receipts, message_number
 
 logger = logging.getLogger(__name__)
 
-PAGE = 50  # newest messages read each poll
+# Newest messages read each poll (more are read when a burst outruns it). Edits and deletions
+# of these are noticed within a poll; the deep scan covers the newest DEEP_SCAN.
+PAGE = 20
 DEEP_SCAN = 200  # newest messages re-read every RELAY_DEEP_SCAN_EVERY (ACS's largest page)
 MAX_PAGES = 40  # pages followed back in one poll when a burst outran the last poll
-# A round marks the thread's members current at most this often (one small write).
-MARK_POLLED_EVERY = 2.0
 
 ThreadFactory = Callable[[str], gateway.AsyncChatThread]
 
@@ -93,12 +94,17 @@ class ThreadPoller:
         # Pollers started together (many pages opening at once) would poll in step: each starts
         # at a random point of its interval instead.
         self.phase = random.random() * self.interval() if phase is None else phase
-        self._last_marked: float | None = None
+        # (id, version) of each message as last handed to observe_messages: a poll passes on
+        # only what changed since, so an idle thread costs the database nothing.
+        self._observed: dict[str, int | None] = {}
+        self._receipts_observed: dict[str, str] = {}
         self.calls: deque[CallRecord] = deque(maxlen=5000)
         self.polls = 0  # completed polls
         self.naps = 0  # sleeps taken while waiting (for the budget, a backoff or the interval)
         self.newest_sequence: int | None = None
         self._last_deep: float | None = None
+        self._last_edits = 0.0
+        self.newest_created: datetime | None = None
         self._last_receipts: float | None = None
         self._last_reconciled: float | None = None
 
@@ -113,7 +119,8 @@ class ThreadPoller:
                 try:
                     await self.poll_once(client)
                     self.polls += 1
-                    await self._mark_polled()
+                    if self.polls == 1:  # it can read the thread (again)
+                        await run_db(observe.observe_service_present, self.thread_id)
                 except _TryLater:
                     pass  # the next poll waits for the backoff in _call
                 await self._wait_until(started + self.interval())
@@ -133,14 +140,6 @@ class ThreadPoller:
             await run_db(observe.observe_service_removed, self.thread_id)
         else:
             logger.error("relay: stopped polling %s: %s", self.thread_id, stop)
-
-    async def _mark_polled(self) -> None:
-        now = self.clock()
-        if self._last_marked is None or now - self._last_marked >= MARK_POLLED_EVERY:
-            if self._last_marked is None:
-                await run_db(observe.observe_service_present, self.thread_id)
-            self._last_marked = now
-            await run_db(observe.mark_polled, self.thread_id)
 
     def interval(self) -> float:
         """``RELAY_POLL_INTERVAL``, but never faster than the list budget's even pace (0.375 s):
@@ -198,20 +197,38 @@ class ThreadPoller:
             events += await self._read_receipts(client)
         return events
 
+    def _message_query(self) -> tuple[int, datetime | None, bool]:
+        """What this round reads: (page size, created-since, is it the deep scan).
+
+        Most rounds ask only for messages created since the second of the newest one seen (ACS
+        reports times to the second): that is what is new, and cheap. Every
+        ``RELAY_EDIT_SCAN_EVERY`` the newest PAGE are read whole, for edits and deletions; every
+        ``RELAY_DEEP_SCAN_EVERY`` the newest DEEP_SCAN.
+        """
+        now = self.clock()
+        if self._last_deep is None or now - self._last_deep >= settings.RELAY_DEEP_SCAN_EVERY:
+            self._last_deep = self._last_edits = now
+            return DEEP_SCAN, None, True
+        if self.newest_created is None or now - self._last_edits >= settings.RELAY_EDIT_SCAN_EVERY:
+            self._last_edits = now
+            return PAGE, None, False
+        return PAGE, self.newest_created.replace(microsecond=0), False
+
     async def _read_messages(self, client: gateway.AsyncChatThread) -> list[Event]:
-        every = settings.RELAY_DEEP_SCAN_EVERY
-        deep = self._last_deep is None or self.clock() - self._last_deep >= every
-        size = DEEP_SCAN if deep else PAGE
+        size, since, _deep = self._message_query()
         messages: list[Message] = []
         continuation: str | None = None
         for number in range(MAX_PAGES):
             if number and not continuation:
                 break
             page = await self._call(
-                LIST_MESSAGES, lambda c=continuation: client.list_messages(size, c)
+                LIST_MESSAGES,
+                lambda c=continuation: client.list_messages(size, c, start_time=since),
             )
             continuation = page.continuation
             messages += page.items
+            if since is not None:
+                continue  # every page is news: follow them all
             sequences = [m.sequence_id for m in page.items if m.sequence_id is not None]
             # Page back only while the page is all news: a burst larger than one page.
             if self.newest_sequence is None or not sequences:
@@ -220,12 +237,18 @@ class ThreadPoller:
                 break
         else:
             logger.warning("relay: %s: more than %d pages of news", self.thread_id, MAX_PAGES)
-        if deep:
-            self._last_deep = self.clock()
-        events = await run_db(observe.observe_messages, self.thread_id, messages)
+        changed = [m for m in messages if self._observed.get(m.id, -1) != m.version]
+        events = await run_db(observe.observe_messages, self.thread_id, changed) if changed else []
+        self._observed.update((m.id, m.version) for m in changed)
+        if len(self._observed) > 4 * DEEP_SCAN:  # keep the newest: ids are creation times
+            newest = sorted(self._observed, key=message_number, reverse=True)[: 2 * DEEP_SCAN]
+            self._observed = {i: self._observed[i] for i in newest}
         sequences = [m.sequence_id for m in messages if m.sequence_id is not None]
         if sequences:
             self.newest_sequence = max(self.newest_sequence or 0, *sequences)
+        created = [m.created for m in messages if m.created is not None]
+        if created:
+            self.newest_created = max(self.newest_created or created[0], *created)
         return events
 
     async def _read_state(self, client: gateway.AsyncChatThread) -> tuple[Any, ...]:
@@ -257,4 +280,8 @@ class ThreadPoller:
         # ACS keeps one receipt per reader and supports receipts in threads of at most 20
         # members, so one page (default size) holds them all.
         latest = {reader: str(number) for reader, number in latest_receipts(receipts).items()}
-        return await run_db(observe.observe_receipts, self.thread_id, latest)
+        if latest == self._receipts_observed:
+            return []
+        events = await run_db(observe.observe_receipts, self.thread_id, latest)
+        self._receipts_observed = latest
+        return events

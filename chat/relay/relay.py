@@ -51,6 +51,10 @@ class Relay:
         """Whether this process polls the thread right now."""
         return thread_id in self.pollers
 
+    async def polled(self, thread_id: str) -> bool:
+        """Whether any process polls the thread right now (holds its lock)."""
+        return thread_id in self.pollers or await self._locks.held(thread_id)
+
     async def watch(self, thread_id: str) -> None:
         """One more local viewer of the thread; the first starts trying to poll it."""
         self._viewers[thread_id] += 1

@@ -7,8 +7,8 @@ below the last cursor sent are dropped (already sent) and a jump past it is fill
 (the channel layer delivers at most once and may drop). Every event passes the viewer's history
 filter and is rendered once per process for all viewers (``render.py``).
 
-Access. A subscribe costs no ACS call when the relay's published members are current (a poller
-finished a round recently) and include the viewer; otherwise the members are read from ACS with
+Access. A subscribe costs no ACS call when the relay's published members are current (someone
+polls the thread) and include the viewer; otherwise the members are read from ACS with
 the viewer's own token (ChatThread_ListChatParticipants), which is also the access check: ACS
 answers 403 to anyone who is not a participant. Membership events after that read are applied
 as they arrive: the viewer's own removal ends the subscription (``removed``), being added again
@@ -106,7 +106,8 @@ class Subscriptions:
         if len(self._subs) >= MAX_SUBSCRIPTIONS:
             raise SubscribeRefused(_("Too many conversations open on one connection."), 400)
         state = await run_db(api.thread_state, thread_id)
-        members = state.members
+        # The relay's members are current only while someone polls the thread.
+        members = state.members if await get_relay().polled(thread_id) else None
         if not state.deleted and (members is None or self.me not in members):
             try:
                 participants = await self._read_members(thread_id)

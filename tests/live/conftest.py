@@ -31,7 +31,7 @@ async def live_site(acs_settings: Any, settings: Any, transactional_db: None) ->
     from chat.relay.relay import reset_relay
 
     settings.RELAY_POLL_INTERVAL = POLL
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "chat.layers.InProcessChannelLayer"}}
     gateway.reset()
     await reset_relay()
     yield settings

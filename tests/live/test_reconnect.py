@@ -15,7 +15,7 @@ every message must have been added exactly once; the cursors it applied must gro
 leave out only the events the per-viewer filter skips (checked against the relay's log).
 
 What the relay cannot see by design is left out on purpose. A change made straight in ACS is
-only noticed by a poll, which reads the newest 50 messages, and the deep scan, which re-reads
+only noticed by a poll, which reads the newest 20 messages, and the deep scan, which re-reads
 the newest 200 every RELAY_DEEP_SCAN_EVERY; a message that sinks below the newest 200 before the
 deep scan comes round is no longer watched. So edits and deletions straight through ACS pick
 among the newest SDK_CHANGE_WINDOW messages, and the senders together send at most RATE messages

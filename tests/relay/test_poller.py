@@ -118,6 +118,10 @@ async def test_older_messages_are_rechecked_only_by_the_deep_scan(relay_site, us
     thread_id = await run_sync(make_thread)(alice, bob)
     async with aio_sdk_thread(await token_of(bob), thread_id) as bob_client:
         old = (await bob_client.send_message("old")).id
+        # Polls between scans re-read the newest message's second (ACS's times are to the
+        # second): the fillers come in a later one.
+        second = datetime.now(UTC).replace(microsecond=0)
+        await wait_for(lambda: datetime.now(UTC).replace(microsecond=0) > second, "a new second")
         for n in range(PAGE + 5):
             await bob_client.send_message(f"filler {n}")
         poller = ThreadPoller(thread_id, phase=0)
