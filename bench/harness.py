@@ -456,6 +456,12 @@ class ChatSocket:
             raise SocketClosed("not connected")
         await self._ws.send_str(json.dumps(frame))
 
+    async def send_text(self, text: str) -> None:
+        """Send a text frame as it is (JSON or not)."""
+        if self._ws is None or self.closed.is_set():
+            raise SocketClosed("not connected")
+        await self._ws.send_str(text)
+
     async def request(self, action: str, *, within: float = 60, **fields: Any) -> dict[str, Any]:
         """Send an action with a new request id; the server's ack (``ok`` true or false)."""
         request = f"r{next(_requests)}"
@@ -468,7 +474,24 @@ class ChatSocket:
             self._pending.pop(request, None)
 
     async def next_frame(self, within: float = 30) -> dict[str, Any]:
-        return await asyncio.wait_for(self.frames.get(), within)
+        """The next frame not taken by a waiting request; SocketClosed if the socket closes
+        (with nothing left to read) before one comes."""
+        if not self.frames.empty() or not self.closed.is_set():
+            getting = asyncio.ensure_future(self.frames.get())
+            closing = asyncio.ensure_future(self.closed.wait())
+            try:
+                done, _ = await asyncio.wait(
+                    {getting, closing}, timeout=within, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                closing.cancel()
+                if not getting.done():
+                    getting.cancel()
+            if getting in done:
+                return getting.result()
+            if not done:
+                raise TimeoutError(f"no frame within {within} s")
+        raise SocketClosed(f"closed ({self.close_code})")
 
     async def close(self) -> None:
         """A clean close (close frame and handshake), as when a page is left."""

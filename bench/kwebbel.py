@@ -53,6 +53,7 @@ from bench.harness import (  # noqa: E402
     ChatSocket,
     LiveSite,
     Seeded,
+    SocketClosed,
     Thread,
     async_thread_client,
     cpu_seconds,
@@ -76,6 +77,9 @@ class Phase:
 
     name: str
     latencies: list[float] = field(default_factory=list)  # seconds, per (viewer, message)
+    acks: list[float] = field(default_factory=list)  # seconds from send to its ack (Kwebbel)
+    hostile_frames: int = 0  # malformed frames the hostile sockets had answered
+    hostile_closed: int = 0  # times the server closed a hostile socket
     sent: int = 0
     expected: int = 0  # deliveries due: each message times the viewers of its thread
     errors: int = 0
@@ -94,6 +98,9 @@ class Phase:
 
     def ms(self, p: float) -> float:
         return percentile(self.latencies, p) * 1000
+
+    def ack_ms(self, p: float) -> float:
+        return percentile(self.acks, p) * 1000
 
 
 # --- Setup -----------------------------------------------------------------------------------
@@ -236,12 +243,52 @@ async def _measure(
     phase.elapsed = time.perf_counter() - started
 
 
+# Frames a hostile neighbour sends, in turn: each gets an error or a failed ack, never an ACS
+# call, and must not slow anyone else down.
+HOSTILE_FRAMES = [
+    "[" * 5000 + "]" * 5000,  # 10 KB of nesting, deeper than the JSON parser recurses
+    "x" * 60_000,  # over Kwebbel's frame limit (below Daphne's 1 MiB)
+    '{"action": "send", "thread": "19:a@thread.v2", "request": 1, "content": "\\ud800"}',
+    '{"action": "send", "thread": "19:a@thread.v2", "request": 2, "content": "a\\u0000b"}',
+    '{"action": ["send"], "thread": {"$ne": 1}}',
+    '{"action": "subscribe", "thread": "../../etc/passwd", "request": 3}',
+    "not json at all",
+]
+
+
+async def _hostile(socket: ChatSocket, phase: Phase, stop: asyncio.Event) -> None:
+    """Send malformed frames back to back, each as soon as the last was answered; when the
+    server closes the connection for it, connect again and go on."""
+    n = 0
+    while not stop.is_set():
+        try:
+            await socket.send_text(HOSTILE_FRAMES[n % len(HOSTILE_FRAMES)])
+            await socket.next_frame(within=30)  # the error (or failed ack) it earns
+            phase.hostile_frames += 1
+        except (SocketClosed, TimeoutError):
+            phase.hostile_closed += 1
+            # Back again a second later, as a page that reconnects would; the server refuses
+            # the session for a while (a connection flood is for a proxy's rate limits).
+            await asyncio.sleep(1)
+            with contextlib.suppress(aiohttp.WSServerHandshakeError):
+                await socket.connect()
+        n += 1
+
+
 async def run_kwebbel(
-    site: LiveSite, seeded: Seeded, plan: Plan, args: argparse.Namespace, *, outside: bool
+    site: LiveSite,
+    seeded: Seeded,
+    plan: Plan,
+    args: argparse.Namespace,
+    *,
+    outside: bool,
+    hostile: int = 0,
 ) -> Phase:
-    """Viewers on websockets; senders through Kwebbel, or straight to ACS when ``outside``."""
+    """Viewers on websockets; senders through Kwebbel, or straight to ACS when ``outside``;
+    ``hostile`` more sockets sending malformed frames all the while."""
     emulator = site.emulator
-    phase = Phase("straight to ACS" if outside else "Kwebbel")
+    name = "straight to ACS" if outside else "Kwebbel"
+    phase = Phase(f"{name}, {hostile} hostile sockets" if hostile else name)
     sent_at: dict[str, float] = {}
 
     def on_frame(frame: dict[str, Any], received: float) -> None:
@@ -266,6 +313,8 @@ async def run_kwebbel(
 
         async def send(s: int, sender: str, thread: int, key: str) -> None:
             phase.expected += plan.viewers_of(thread)
+            # Keys are client ids too: a second run must not reuse the first run's.
+            key = f"h{key}" if hostile else key
             try:
                 if outside:
                     client = clients.get((sender, thread))
@@ -281,14 +330,23 @@ async def run_kwebbel(
                         "send", thread=seeded.threads[thread], content=key, clientId=key,
                         format="text",
                     )  # fmt: skip
+                    phase.acks.append(time.perf_counter() - sent_at[key])
                     if not ack.get("ok"):
                         raise RuntimeError(ack)
             except Exception as error:  # noqa: BLE001 - counted and reported, the run goes on
                 phase.errors += 1
                 print(f"send failed: {error!r}", file=sys.stderr)
 
+        stop = asyncio.Event()
+        hostiles = [
+            await ChatSocket(http, site.servers[0], seeded.users[f"hostile{n}"].session).connect()
+            for n in range(hostile)
+        ]
+        attacks = [asyncio.create_task(_hostile(h, phase, stop)) for h in hostiles]
         await _measure(site, plan, args, phase, send)
-        for socket in [*viewers, *sockets.values()]:
+        stop.set()
+        await asyncio.gather(*attacks, return_exceptions=True)
+        for socket in [*viewers, *sockets.values(), *hostiles]:
             await socket.close()
         for client in clients.values():
             await client.close()
@@ -447,6 +505,21 @@ def fanout_table(kwebbel: Phase, baseline: Phase) -> list[str]:
     return format_table(("figure", kwebbel.name, baseline.name, "ratio"), rows)
 
 
+def hostile_table(clean: Phase, hostile: Phase) -> list[str]:
+    rows = []
+    for name, pick in (("send-to-ack", Phase.ack_ms), ("send-to-delivery", Phase.ms)):
+        for p in (50, 95, 99):
+            a, b = pick(clean, p), pick(hostile, p)
+            rows.append((f"{name} p{p} ms", _n(a), _n(b), _ratio(b, a)))
+    rows.append(("deliveries missed", str(clean.expected - clean.delivered),
+                 str(hostile.expected - hostile.delivered), "-"))  # fmt: skip
+    rows.append(("errors", str(clean.errors), str(hostile.errors), "-"))
+    rows.append(("malformed frames answered/s", "0",
+                 _n(hostile.hostile_frames / hostile.elapsed), "-"))  # fmt: skip
+    rows.append(("hostile sockets closed by the server", "0", str(hostile.hostile_closed), "-"))
+    return format_table(("figure", clean.name, hostile.name, "hostile/clean"), rows)
+
+
 def operations_table(phases: list[Phase]) -> list[str]:
     operations = sorted({op for p in phases for op in p.calls})
     rows = [(op, *(_n(p.per_minute(p.calls[op])) for p in phases)) for op in operations]
@@ -531,7 +604,9 @@ def fanout(args: argparse.Namespace, work: Path, *, outside: bool) -> int:
     plan = Plan.make(args.viewers, args.threads, args.senders)
     with _site(args, work) as site:
         started = time.perf_counter()
-        seeded = site.seed([*plan.senders, *plan.viewers], plan.threads)
+        # Hostile neighbours are users of their own, in no thread.
+        hostile = [f"hostile{n}" for n in range(getattr(args, "hostile", 0))]
+        seeded = site.seed([*plan.senders, *plan.viewers, *hostile], plan.threads)
         print(f"seeded {len(seeded.users)} users and {len(seeded.threads)} threads "
               f"in {time.perf_counter() - started:.1f} s")  # fmt: skip
         if outside:
@@ -544,6 +619,15 @@ def fanout(args: argparse.Namespace, work: Path, *, outside: bool) -> int:
             _print(cpu_table([phase]))
             return 1 if phase.errors else 0
         kwebbel = asyncio.run(run_kwebbel(site, seeded, plan, args, outside=False))
+        if args.command == "hostile":
+            attacked = asyncio.run(
+                run_kwebbel(site, seeded, plan, args, outside=False, hostile=args.hostile)
+            )
+            print()
+            _print(hostile_table(kwebbel, attacked))
+            print()
+            _print(cpu_table([kwebbel, attacked]))
+            return 1 if kwebbel.errors or attacked.errors else 0
         baseline = asyncio.run(run_baseline(site, seeded, plan, args))
     print()
     _print(fanout_table(kwebbel, baseline))
@@ -573,7 +657,7 @@ def capacity(args: argparse.Namespace, work: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("fanout", "outside"):
+    for name in ("fanout", "outside", "hostile"):
         sub = commands.add_parser(name)
         sub.add_argument("--viewers", type=int, default=500)
         sub.add_argument("--threads", type=int, default=50)
@@ -582,6 +666,8 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("--rate", type=float, default=1.0, help="messages/s per sender")
         sub.add_argument("--interval", type=float, default=1.0, help="poll interval, seconds")
         sub.add_argument("--quick", action="store_true", help="a tiny run to check it works")
+        if name == "hostile":
+            sub.add_argument("--hostile", type=int, default=3, help="sockets sending bad frames")
     sub = commands.add_parser("capacity")
     sub.add_argument("--connections", default="1000,5000", help="levels, comma-separated")
     sub.add_argument("--interval", type=float, default=1.0, help=argparse.SUPPRESS)

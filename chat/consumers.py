@@ -22,7 +22,9 @@ server → client
     frame ended it, or {thread, deleted: true}.
 close codes
     4401: the session is gone (signed out, password changed elsewhere, deactivated, expired):
-    sign in again. 1009: a frame over the server's limit (1 MiB): reconnect.
+    sign in again. 1009: a frame over the server's limit (1 MiB): reconnect. 4400: more than 20
+    malformed frames in 10 s (a page never sends one); that session's handshakes are then refused
+    (403) for 30 s.
 
 Event kinds and their data are listed in ``chat.relay.events``; what a viewer is sent of them
 in ``chat.relay.render``. Bad frames (not JSON, too deep, wrong types, text that is not valid
@@ -42,6 +44,7 @@ import contextlib
 import json
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -78,6 +81,12 @@ ACTION_TIMEOUT = 15.0
 SHED_AT = 200
 SHEDDABLE = ("typing", "read")
 CLOSE_SIGNED_OUT = sessions.CLOSE_SIGNED_OUT
+# A page never sends malformed frames; a connection that sends more than this many in
+# BAD_FRAME_WINDOW seconds is closed rather than answered forever. (Daphne's WebSocket library
+# lets a server close only with 1000 or an application code from 3000 to 4999.)
+MAX_BAD_FRAMES = 20
+BAD_FRAME_WINDOW = 10.0
+CLOSE_BAD_FRAMES = 4400
 
 
 class FrameError(Exception):
@@ -129,6 +138,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.language = viewer_language(self.scope)
         self.last_typing: dict[str, float] = {}
+        self.bad_frames: deque[float] = deque()
         user = self.scope.get("user")
         await self.accept()
         if user is None or not user.is_authenticated:
@@ -210,17 +220,33 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if self._gone:
             return
         if text_data is None:
-            await self._error(_("Frames must be JSON text."))
+            await self._refuse(None, _("Frames must be JSON text."), 400)
             return
         if len(text_data) > MAX_FRAME_CHARS:
-            await self._error(_("The frame is too large."))
+            await self._refuse(None, _("The frame is too large."), 400)
             return
         try:
             frame = json.loads(text_data)
         except (ValueError, RecursionError):
-            await self._error(_("The frame is not valid JSON."))
+            await self._refuse(None, _("The frame is not valid JSON."), 400)
             return
         await self.receive_json(frame)
+
+    async def _refuse(self, request: Any, message: str, status: int) -> None:
+        """Answer a malformed frame, or close a connection that keeps sending them."""
+        now = time.monotonic()
+        self.bad_frames.append(now)
+        while self.bad_frames and self.bad_frames[0] < now - BAD_FRAME_WINDOW:
+            self.bad_frames.popleft()
+        if len(self.bad_frames) > MAX_BAD_FRAMES:
+            logger.warning("websocket: closed a connection of user %s sending malformed frames",
+                           self.user.pk)  # fmt: skip
+            self._gone = True
+            # Its session gets no new socket for a while (refused at the handshake).
+            await run_db(sessions.penalise, self.session_key)
+            await self.close(code=CLOSE_BAD_FRAMES)
+            return
+        await self._fail(request, message, status)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         request = None
@@ -235,7 +261,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 raise _Busy
             self.queue.put_nowait((request, content))
         except FrameError as error:
-            await self._fail(request, str(error), 400)
+            await self._refuse(request, str(error), 400)
         except (_Busy, asyncio.QueueFull):
             await self._fail(request, _("Kwebbel is busy. Try again in a moment."), 503)
 
@@ -260,7 +286,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             async with asyncio.timeout(ACTION_TIMEOUT):
                 result = await handler(self, _text(frame, "thread"), frame)
         except FrameError as error:
-            await self._fail(request, str(error), 400)
+            await self._refuse(request, str(error), 400)
         except Http404 as error:
             await self._fail(request, str(error) or _("No such conversation."), 404)
         except (ActionError, SubscribeRefused) as error:

@@ -13,6 +13,10 @@ for its session and one for its user, and:
 
 A socket whose session is gone closes with ``CLOSE_SIGNED_OUT``, on which the page asks the user
 to sign in again; it accepts no action or subscribe meanwhile.
+
+A session whose socket was closed for sending malformed frames (see chat.consumers) is refused
+new sockets for a while, at the handshake, before anything is loaded for it
+(:class:`RefusePenalisedSessions`).
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.contrib import auth
+from django.core.cache import cache
 
 # Closed with this code, a page stops reconnecting and asks the user to sign in again.
 CLOSE_SIGNED_OUT = 4401
@@ -79,3 +85,47 @@ def end_session_sockets(session_key: str | None) -> None:
 def recheck_user_sockets(user_pk: Any) -> None:
     """Make every socket of the user check whether its session still signs the user in."""
     _tell(user_group(user_pk), SESSION_CHECK)
+
+
+# How long a session is refused sockets after one was closed for malformed frames.
+PENALTY_SECONDS = 30
+
+
+def _penalty_key(session_key: str) -> str:
+    return "chat.ws.penalty." + hashlib.sha256(session_key.encode()).hexdigest()[:40]
+
+
+def penalise(session_key: str | None) -> None:
+    """Refuse the session new sockets for PENALTY_SECONDS (sync: the cache)."""
+    if session_key:
+        cache.set(_penalty_key(session_key), 1, PENALTY_SECONDS)
+
+
+def penalised(session_key: str | None) -> bool:
+    return bool(session_key) and bool(cache.get(_penalty_key(session_key)))
+
+
+def _session_key_of(scope: dict) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"cookie":
+            for part in value.decode("latin-1").split(";"):
+                key, _, found = part.strip().partition("=")
+                if key == settings.SESSION_COOKIE_NAME:
+                    return found or None
+    return None
+
+
+class RefusePenalisedSessions:
+    """ASGI middleware: a penalised session's handshakes are refused (403), cheaply."""
+
+    def __init__(self, application: Any) -> None:
+        self.application = application
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> Any:
+        from chat.db import run_db
+
+        if scope["type"] == "websocket":
+            session_key = _session_key_of(scope)
+            if session_key and await run_db(penalised, session_key):
+                return await WebsocketDenier()(scope, receive, send)
+        return await self.application(scope, receive, send)

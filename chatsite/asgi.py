@@ -16,6 +16,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from chat.routing import websocket_urlpatterns  # noqa: E402
+from chat.sessions import RefusePenalisedSessions  # noqa: E402
 from chatsite.websocket import SameOriginWebsockets, close_oversized_frames_cleanly  # noqa: E402
 
 close_oversized_frames_cleanly()
@@ -25,6 +26,8 @@ application = ProtocolTypeRouter(
         "http": django_asgi_app,
         # Browsers send cookies with cross-site WebSocket handshakes, so the Origin must be the
         # site's own (scheme, host and port, as for forms) before the session is trusted.
-        "websocket": SameOriginWebsockets(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": SameOriginWebsockets(
+            RefusePenalisedSessions(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+        ),
     }
 )

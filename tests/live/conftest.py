@@ -27,9 +27,14 @@ POLL = 0.2
 
 @pytest.fixture
 async def live_site(acs_settings: Any, settings: Any, transactional_db: None) -> AsyncIterator[Any]:
+    from django.core.cache import cache
+
     from chat import gateway
     from chat.relay.relay import reset_relay
 
+    # The cache holds per-user state (send reservations in flight, bad-frame penalties) and
+    # user ids repeat between tests.
+    await database_sync_to_async(cache.clear)()
     settings.RELAY_POLL_INTERVAL = POLL
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "chat.layers.InProcessChannelLayer"}}
     gateway.reset()
@@ -100,6 +105,7 @@ class Socket:
 
     def __init__(self, communicator: WebsocketCommunicator) -> None:
         self.communicator = communicator
+        self.cookie = ""  # the Cookie header it was opened with
         self.frames: list[dict] = []  # every frame received, in order
         self.unread: list[dict] = []  # received but not yet taken by `next`
 
@@ -230,6 +236,7 @@ async def ws(live_site: Any) -> AsyncIterator[Callable[..., Any]]:
         connected, _ = await communicator.connect()
         assert connected
         socket = Socket(communicator)
+        socket.cookie = cookie
         opened.append(socket)
         return socket
 

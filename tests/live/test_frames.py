@@ -238,3 +238,25 @@ async def test_a_consumer_that_fails_releases_its_subscriptions_and_the_poller(
         await socket.communicator.wait(timeout=5)
     assert relay.viewers(thread) == 0
     assert not relay.polling(thread)
+
+
+async def test_a_connection_that_keeps_sending_malformed_frames_is_closed(people, ws):
+    from chat.consumers import MAX_BAD_FRAMES
+
+    socket = await ws(people.alice)
+    for _ in range(MAX_BAD_FRAMES):
+        await socket.send_text("not json")
+        assert (await socket.next("error"))["error"] == "The frame is not valid JSON."
+    await socket.send_text("not json")
+    closed = {"type": "websocket.close", "code": 4400}
+    assert await socket.communicator.receive_output(timeout=5) == closed
+    # For a while that session gets no new socket; other sessions are unaffected.
+    communicator = WebsocketCommunicator(
+        application, "/ws/chat/", headers=[(b"origin", ORIGIN), (b"host", b"127.0.0.1:8000"),
+                                           (b"cookie", socket.cookie.encode())],
+    )  # fmt: skip
+    connected, _ = await communicator.connect()
+    assert connected is False
+    bob = await ws(people.bob)
+    await bob.send_text("[]")
+    assert (await bob.next("error"))["error"] == "A frame must be a JSON object."

@@ -52,3 +52,50 @@ async def test_a_2_second_acs_call_for_one_user_does_not_delay_anothers_send(
     assert typing_ack["ok"] and typing_ack["result"] == {"sent": True}
     order = [f for f in alice.frames if f is delivered or f is typing_ack]
     assert order == [delivered, typing_ack]
+
+
+async def test_past_capacity_typing_and_receipts_are_shed_before_messages(
+    slow_site, people, ws, thread, monkeypatch
+):
+    from chat import consumers
+
+    monkeypatch.setattr(consumers, "SHED_AT", 1)  # one action in progress is "capacity"
+    alice, bob = await ws(people.alice), await ws(people.bob)
+    await bob.subscribe(thread)
+    await alice.send({"action": "typing", "thread": thread, "request": "slow"})
+    await asyncio.sleep(0)  # let the consumer take alice's frame first
+    shed = [
+        await bob.request({"action": "typing", "thread": thread, "request": "t"}),
+        await bob.request({"action": "read", "thread": thread, "message": "1", "request": "r"}),
+    ]
+    sent = await bob.request(
+        {"action": "send", "thread": thread, "request": "m", "content": "still goes"}
+    )
+    typing_ack = await alice.next("ack", request="slow")
+    for ack in shed:
+        assert (ack["ok"], ack["status"]) == (False, 503), ack
+        assert "busy" in ack["error"].lower()
+    assert sent["ok"], sent
+    # All of it was answered while alice's slow call was still in ACS.
+    assert typing_ack["ok"]
+    assert all(frame in bob.frames for frame in shed) and alice.frames[-1] == typing_ack
+
+
+async def test_a_connection_that_queues_too_much_is_told_to_slow_down(
+    slow_site, people, ws, thread, monkeypatch
+):
+    from chat import consumers
+
+    monkeypatch.setattr(consumers, "MAX_QUEUED_ACTIONS", 2)
+    alice = await ws(people.alice)
+    await alice.subscribe(thread)
+    await alice.send({"action": "typing", "thread": thread, "request": "slow"})
+    await asyncio.sleep(0)
+    for n in range(4):
+        await alice.send({"action": "unsubscribe", "thread": thread, "request": f"q{n}"})
+    refused = [await alice.next("ack", request=f"q{n}") for n in (2, 3)]
+    for ack in refused:
+        assert (ack["ok"], ack["status"]) == (False, 503), ack
+    # The two that fitted in the queue run after the slow one, in order; the socket works on.
+    assert (await alice.next("ack", request="slow"))["ok"]
+    assert [(await alice.next("ack", request=f"q{n}"))["ok"] for n in (0, 1)] == [True, True]
