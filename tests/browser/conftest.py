@@ -99,3 +99,40 @@ def screenshot(page: Any, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# --- Live pages (a real Daphne site: websockets need ASGI) ----------------------------------------
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def axe_violations(page: Any, impacts: tuple[str, ...] = ("serious", "critical")) -> list[str]:
+    """axe-core's WCAG 2.x A/AA findings of those impacts on the page as it is now.
+
+    Evaluated through the devtools protocol, which a page's Content-Security-Policy does not
+    govern (an injected <script> would break the policy the tests hold the site to).
+    """
+    if not AXE.is_file():
+        pytest.fail(f"{AXE} is missing: `make setup` installs axe-core (npm ci)")
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text() + "\n;void 0")
+    found = page.evaluate(
+        """async () => {
+            const result = await axe.run(document, {
+                runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]},
+            });
+            return result.violations.map(v => ({id: v.id, impact: v.impact,
+                nodes: v.nodes.slice(0, 3).map(n => n.target.join(" "))}));
+        }"""
+    )
+    return [f"{v['id']} ({v['impact']}): {v['nodes']}" for v in found if v["impact"] in impacts]
+
+
+def site_page(browser: Any, server: Any, session: str, path: str, viewport: dict | None = None,
+              **options: Any) -> Any:
+    """A page of a Daphne site signed in by session cookie, watched as ``watch_page`` does."""
+    context = browser.new_context(locale="en-US", viewport=viewport or DESKTOP, **options)
+    context.add_cookies([{"name": "sessionid", "value": session, "url": server.url}])
+    page = watch_page(context.new_page())
+    page.goto(f"{server.url}{path}")
+    return page

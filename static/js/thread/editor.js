@@ -26,7 +26,7 @@ const SAFE_URL = /^(https?:|mailto:)/i;
 
 // Formatting some editors write as styles (Google Docs: <span style="font-weight:700">).
 function styled(node) {
-  const style = (node.getAttribute("style") || "").toLowerCase();
+  const style = (node.getAttribute(STYLE) || "").toLowerCase();
   if (/font-weight:\s*(bold|[6-9]00)/.test(style)) return "b";
   if (/font-style:\s*italic/.test(style)) return "i";
   if (/text-decoration[^;]*line-through/.test(style)) return "s";
@@ -40,7 +40,7 @@ function cleanInto(source, target) {
       continue;
     }
     if (node.nodeType !== Node.ELEMENT_NODE || DROP.has(node.tagName)) continue;
-    const normalWeight = /font-weight:\s*(normal|[1-4]00)/i.test(node.getAttribute("style") || "");
+    const normalWeight = /font-weight:\s*(normal|[1-4]00)/i.test(node.getAttribute(STYLE) || "");
     let tag = KEEP[node.tagName] ?? styled(node);
     if (tag === "b" && normalWeight) tag = null; // Google Docs wraps everything in <b style=normal>
     if (tag === "a") {
@@ -58,9 +58,17 @@ function cleanInto(source, target) {
   }
 }
 
+// Parsing counts against the page's Content-Security-Policy even in a DOMParser document (a
+// style attribute is "applied", an image's onerror "executed"): inside tags, style, event
+// handler and source attributes are renamed first, and styles only read as text.
+const STYLE = "data-pasted-style";
+const renameStyles = (html) => html.replace(/<[^>]*>/g, (tag) => tag
+  .replace(/(\s)style(\s*=)/gi, `$1${STYLE}$2`)
+  .replace(/(\s)(on\w+|src|srcset)(\s*=)/gi, "$1data-pasted-$2$3"));
+
 // HTML (pasted, or kept as a draft) reduced to what a message may hold, as inert nodes.
 export function cleanHtml(html) {
-  const parsed = new DOMParser().parseFromString(html, "text/html");
+  const parsed = new DOMParser().parseFromString(renameStyles(html), "text/html");
   const fragment = document.createDocumentFragment();
   cleanInto(parsed.body, fragment);
   return fragment;
@@ -91,19 +99,17 @@ export class RichEditor {
     this.linkForm = null;
     this.buttons = {};
     const tools = [
-      ["bold", "B", "b", `${strings.bold} (${mod}B)`, () => this.exec("bold")],
-      ["italic", "I", "i", `${strings.italic} (${mod}I)`, () => this.exec("italic")],
-      ["strike", "S", "s", `${strings.strike} (${mod}Shift+X)`, () => this.exec("strikeThrough")],
-      ["link", "⚭", "", `${strings.link} (${mod}K)`, () => this.openLink()],
-      ["bullets", "•", "", `${strings.bullets} (${mod}Shift+8)`, () => this.exec("insertUnorderedList")],
-      ["numbers", "1.", "", `${strings.numbers} (${mod}Shift+7)`, () => this.exec("insertOrderedList")],
-      ["code", "</>", "", `${strings.code} (${mod}E)`, () => this.toggleCode()],
+      ["bold", "b", `${strings.bold} (${mod}B)`, () => this.exec("bold")],
+      ["italic", "i", `${strings.italic} (${mod}I)`, () => this.exec("italic")],
+      ["strike", "s", `${strings.strike} (${mod}Shift+X)`, () => this.exec("strikeThrough")],
+      ["link", "link", `${strings.link} (${mod}K)`, () => this.openLink()],
+      ["bullets", "bullets", `${strings.bullets} (${mod}Shift+8)`, () => this.exec("insertUnorderedList")],
+      ["numbers", "numbers", `${strings.numbers} (${mod}Shift+7)`, () => this.exec("insertOrderedList")],
+      ["code", "code", `${strings.code} (${mod}E)`, () => this.toggleCode()],
     ];
-    for (const [name, text, cls, title, action] of tools) {
-      const b = button("", cls);
-      const face = el(name === "code" ? "code" : "span", "", text);
-      face.setAttribute("aria-hidden", "true");
-      b.append(face);
+    for (const [name, icon, title, action] of tools) {
+      // The face is drawn by CSS (rich-toolbar__icon--*): the name is the label alone.
+      const b = button("", `rich-toolbar__icon rich-toolbar__icon--${icon}`);
       b.setAttribute("aria-label", title);
       b.title = title;
       if (!["link"].includes(name)) b.setAttribute("aria-pressed", "false");

@@ -135,7 +135,6 @@ export class MessageList {
       const day = valid ? dayKey(when) : lastDay;
       if (valid && day !== lastDay) {
         const sep = el("li", "chat-day");
-        sep.setAttribute("role", "separator");
         sep.append(el("span", "", dayLabel(when, this.strings)));
         node.before(sep);
         lastDay = day;
@@ -200,7 +199,6 @@ export class MessageList {
 
   markUnread(node) {
     const line = el("li", "chat-unread-line");
-    line.setAttribute("role", "separator");
     line.append(el("span", "", this.strings.newMessages));
     node.before(line);
     this.layout();

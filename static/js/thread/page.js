@@ -224,7 +224,7 @@ export function startThread(section, page) {
   // --- The end of the conversation for this page -----------------------------------------
   function ended(message) {
     connection.stop();
-    section.dataset.ended = "1";
+    section.dataset.threadEnded = "1";
     const note = section.querySelector("[data-ended]");
     note.querySelector("[data-ended-text]").textContent = message;
     note.hidden = false;
