@@ -80,13 +80,15 @@ def sign_in(browser: Any, live_server: Any, chat_site: Any) -> Callable[..., Any
     """
     from tests.fixtures.site import TEST_PASSWORD
 
-    def open_page(user: Any, viewport: dict[str, int] = DESKTOP) -> Any:
-        context = browser.new_context(viewport=viewport, locale="en-US")
+    def open_page(user: Any, viewport: dict[str, int] = DESKTOP, javascript: bool = True) -> Any:
+        context = browser.new_context(
+            viewport=viewport, locale="en-US", java_script_enabled=javascript
+        )
         page = watch_page(context.new_page())
         page.goto(f"{live_server.url}/accounts/login/")
         page.fill("input[name=username]", user.get_username())
         page.fill("input[name=password]", TEST_PASSWORD)
-        page.click("button[type=submit]")
+        page.click("main button[type=submit]")
         page.wait_for_load_state()
         return page
 
