@@ -120,9 +120,8 @@ def axe_violations(page: Any, impacts: tuple[str, ...] = ("serious", "critical")
         page.evaluate(AXE.read_text() + "\n;void 0")
     found = page.evaluate(
         """async () => {
-            const result = await axe.run(document, {
-                runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]},
-            });
+            const tags = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"];
+            const result = await axe.run(document, {runOnly: {type: "tag", values: tags}});
             return result.violations.map(v => ({id: v.id, impact: v.impact,
                 nodes: v.nodes.slice(0, 3).map(n => n.target.join(" "))}));
         }"""
@@ -130,8 +129,9 @@ def axe_violations(page: Any, impacts: tuple[str, ...] = ("serious", "critical")
     return [f"{v['id']} ({v['impact']}): {v['nodes']}" for v in found if v["impact"] in impacts]
 
 
-def site_page(browser: Any, server: Any, session: str, path: str, viewport: dict | None = None,
-              **options: Any) -> Any:
+def site_page(
+    browser: Any, server: Any, session: str, path: str, viewport: dict | None = None, **options: Any
+) -> Any:
     """A page of a Daphne site signed in by session cookie, watched as ``watch_page`` does."""
     context = browser.new_context(locale="en-US", viewport=viewport or DESKTOP, **options)
     context.add_cookies([{"name": "sessionid", "value": session, "url": server.url}])

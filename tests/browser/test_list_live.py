@@ -22,7 +22,10 @@ RECORD_NOTIFICATIONS = """
 window.__notes = [];
 class RecordedNotification {
   static permission = "default";
-  static async requestPermission() { RecordedNotification.permission = "granted"; return "granted"; }
+  static async requestPermission() {
+    RecordedNotification.permission = "granted";
+    return "granted";
+  }
   constructor(title, options) { window.__notes.push({title, ...options}); }
   addEventListener() {}
   close() {}
@@ -85,7 +88,9 @@ def test_the_list_follows_new_conversations_messages_removals_and_deletions(brow
     expect(bob.locator("[data-thread-row]:visible")).to_have_count(1)
     expect(bob.locator("[data-thread-row]:visible")).to_contain_text("Old news")
     bob.fill("[data-filter]", "nothing like this")
-    expect(bob.locator("[data-no-match]")).to_have_text("No conversation matches “nothing like this”.")
+    expect(bob.locator("[data-no-match]")).to_have_text(
+        "No conversation matches “nothing like this”."
+    )
     bob.fill("[data-filter]", "")
     assert axe_violations(bob) == []
     for label, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
@@ -101,10 +106,10 @@ def test_the_list_follows_new_conversations_messages_removals_and_deletions(brow
     expect(bob).to_have_title("Conversations")
 
     # Carol deletes the other one: gone too.
-    carol = site_page(browser, server, users["carol"].session,
-                      f"/chat/t/{seeded.threads[0]}/delete/")
+    carol = site_page(
+        browser, server, users["carol"].session, f"/chat/t/{seeded.threads[0]}/delete/"
+    )
     with carol.expect_navigation():
         carol.click("button:has-text('Delete')")
     expect(bob.locator("[data-thread-row]")).to_have_count(0)
     assert bob.csp_violations == [] and alice.csp_violations == []
-

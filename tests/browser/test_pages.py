@@ -63,7 +63,9 @@ def test_without_script_the_forms_work_and_dead_ends_are_pages(
     expect(b.locator(".msg", has_text=SCRIPT_TEXT)).to_be_visible()
     expect(b.locator(".msg__sender", has_text="Alice")).to_be_visible()
     # The permalink page offers editing and deleting without script.
-    message_url = a.locator(".msg", has_text=SCRIPT_TEXT).locator("a.msg__time").get_attribute("href")
+    message_url = (
+        a.locator(".msg", has_text=SCRIPT_TEXT).locator("a.msg__time").get_attribute("href")
+    )
     a.goto(live_server.url + message_url)
     a.click("text=Edit")
     a.fill("textarea[name=content]", "edited without script")
@@ -83,7 +85,7 @@ def test_without_script_the_forms_work_and_dead_ends_are_pages(
     b.goto(thread_url + "people/")
     expect(b.locator("[data-gone=no-access]")).to_be_visible()
     # An old permalink: the message is gone, the conversation is still there.
-    a.goto(live_server.url + message_url.replace("/m/", "/m/1") )
+    a.goto(live_server.url + message_url.replace("/m/", "/m/1"))
     expect(a.locator("[data-gone=missing] h1")).to_have_text("There is nothing here")
     expect(a.locator("a", has_text="Open the conversation")).to_be_visible()
     # Deleted: said as much.
@@ -159,7 +161,9 @@ def test_settings_and_a_long_topic_on_a_phone(sign_in: Any, make_site_user: Any,
     page = sign_in(alice, PHONE)
     page.goto(f"{live_server.url}/chat/t/{thread_id}/")
     header = page.locator(".chat-thread-header")
-    line = page.evaluate("parseFloat(getComputedStyle(document.querySelector('.chat-thread-header h1')).lineHeight)")
+    line = page.evaluate(
+        "parseFloat(getComputedStyle(document.querySelector('.chat-thread-header h1')).lineHeight)"
+    )
     assert header.bounding_box()["height"] <= 2 * line + 30, "the header takes at most two lines"
     expect(page.locator(".chat-thread-header h1")).to_have_attribute("title", topic)
     expect(page.locator("[data-composer]")).to_be_in_viewport(ratio=1)

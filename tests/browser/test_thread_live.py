@@ -64,6 +64,22 @@ def type_message(page: Any, text: str) -> None:
     page.keyboard.type(text)
 
 
+def paste(page: Any, *, text: str, html: str = "") -> None:
+    """What the browser does on Ctrl+V with this on the clipboard, into the composer."""
+    page.evaluate(
+        """([html, text]) => {
+            const data = new DataTransfer();
+            if (html) data.setData("text/html", html);
+            data.setData("text/plain", text);
+            const box = document.getElementById("composer-box");
+            box.focus();
+            const init = {clipboardData: data, bubbles: true, cancelable: true};
+            box.dispatchEvent(new ClipboardEvent("paste", init));
+        }""",
+        [html, text],
+    )
+
+
 def clean(page: Any) -> None:
     assert page.csp_violations == []
     assert [d for d in page.dialogs if d[0] != "confirm"] == []
@@ -115,7 +131,9 @@ def test_rich_text_typing_seen_by_and_what_screen_readers_hear(browser, site, ac
     # After sending, the next message is plain again: no format to reset.
     type_message(alice, "plain again")
     alice.keyboard.press("Enter")
-    expect(bob.locator(".msg", has_text="plain again").locator(".msg__body b, .msg__body i")).to_have_count(0)
+    expect(
+        bob.locator(".msg", has_text="plain again").locator(".msg__body b, .msg__body i")
+    ).to_have_count(0)
     # A list from the toolbar; pasted formatting survives as far as the sanitiser allows.
     alice.click("#composer-box")
     alice.click(".rich-toolbar button[aria-label^='Bulleted list']")
@@ -124,16 +142,11 @@ def test_rich_text_typing_seen_by_and_what_screen_readers_hear(browser, site, ac
     alice.keyboard.type("two")
     alice.keyboard.press("Control+Enter")
     expect(bob.locator(".msg__body ul li")).to_have_count(2)
-    alice.evaluate(
-        """() => {
-            const data = new DataTransfer();
-            data.setData("text/html", '<p>Pasted <strong>strong</strong> <span style="color:red">red</span>'
-                + ' <a href="https://example.com/x">link</a><img src=x onerror="window.__xss=1"></p>');
-            data.setData("text/plain", "Pasted strong red link");
-            const box = document.getElementById("composer-box");
-            box.focus();
-            box.dispatchEvent(new ClipboardEvent("paste", {clipboardData: data, bubbles: true, cancelable: true}));
-        }"""
+    paste(
+        alice,
+        html='<p>Pasted <strong>strong</strong> <span style="color:red">red</span>'
+        ' <a href="https://example.com/x">link</a><img src=x onerror="window.__xss=1"></p>',
+        text="Pasted strong red link",
     )
     alice.keyboard.press("Enter")
     pasted = bob.locator(".msg", has_text="Pasted strong red")
@@ -201,7 +214,9 @@ def test_edit_and_delete_in_place_are_seen_live_and_stay_out_of_the_way(browser,
     confirm = last.locator(".msg-confirm")
     expect(confirm).to_contain_text("Delete this message?")
     confirm.locator("button", has_text="Delete").click()
-    expect(bob.locator(".msg--deleted .msg__body--deleted")).to_have_text("This message was deleted.")
+    expect(bob.locator(".msg--deleted .msg__body--deleted")).to_have_text(
+        "This message was deleted."
+    )
     expect(bob.locator(".msg", has_text="oops")).to_have_count(0)
     assert alice.dialogs == []
 
@@ -303,15 +318,7 @@ def test_a_message_sent_straight_to_acs_appears_within_two_seconds(browser, site
 def test_over_long_input_is_refused_with_a_count_and_nothing_is_cut(browser, site, acs_emulator):
     seeded, thread = new_thread(site)
     alice = open_thread(browser, site, seeded.users["alice"], thread)
-    alice.evaluate(
-        """() => {
-            const data = new DataTransfer();
-            data.setData("text/plain", "x".repeat(30000));
-            const box = document.getElementById("composer-box");
-            box.focus();
-            box.dispatchEvent(new ClipboardEvent("paste", {clipboardData: data, bubbles: true, cancelable: true}));
-        }"""
-    )
+    paste(alice, text="x" * 30000)
     count = alice.locator("[data-count]")
     expect(count).to_have_text(re.compile(r"30,000 / 8,000 · Too long by 22,000 characters\."))
     alice.keyboard.press("Enter")
@@ -324,17 +331,21 @@ def test_over_long_input_is_refused_with_a_count_and_nothing_is_cut(browser, sit
 def test_removal_and_deletion_reach_open_pages(browser, site):
     seeded, thread = new_thread(site, ("alice", "bob", "carol"))
     users = seeded.users
-    alice_settings = site_page(browser, site.servers[0], users["alice"].session,
-                               f"/chat/t/{thread}/people/")
+    alice_settings = site_page(
+        browser, site.servers[0], users["alice"].session, f"/chat/t/{thread}/people/"
+    )
     bob = open_thread(browser, site, users["bob"], thread)
     carol = open_thread(browser, site, users["carol"], thread)
-    bob_settings = site_page(browser, site.servers[0], users["bob"].session,
-                             f"/chat/t/{thread}/people/")
+    bob_settings = site_page(
+        browser, site.servers[0], users["bob"].session, f"/chat/t/{thread}/people/"
+    )
     expect(carol.locator("[data-people]")).to_have_text("alice, bob")
     with alice_settings.expect_navigation():
         alice_settings.locator("[data-participant=bob] button", has_text="Remove").click()
     # Bob's conversation says so, sends nothing more, and its settings link is gone.
-    expect(bob.locator("[data-ended]")).to_contain_text("You no longer have access to this conversation.")
+    expect(bob.locator("[data-ended]")).to_contain_text(
+        "You no longer have access to this conversation."
+    )
     expect(bob.locator("[data-settings-link]")).to_have_attribute("aria-disabled", "true")
     expect(bob.locator("#composer-box")).to_have_attribute("aria-disabled", "true")
     expect(bob_settings.locator("[data-ended]")).to_contain_text("You no longer have access")
@@ -362,8 +373,9 @@ def test_screenshots_and_accessibility_of_a_conversation(browser, site, acs_emul
     bob = open_thread(browser, site, seeded.users["bob"], thread)
     bob_acs = acs_thread(acs_emulator, seeded.users["bob"], thread)
     bob_acs.send_message("Are we still on for Friday?")
-    bob_acs.send_message("I can bring the <b>slides</b> and a <i>projector</i>.",
-                         chat_message_type="html")
+    bob_acs.send_message(
+        "I can bring the <b>slides</b> and a <i>projector</i>.", chat_message_type="html"
+    )
     expect(alice.locator(".msg", has_text="projector")).to_be_visible()
     for text in ("Yes! 10:00 in the big room.", "I'll book it now."):
         type_message(alice, text)
