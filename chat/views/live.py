@@ -33,8 +33,6 @@ def list_strings() -> dict[str, str]:
     return {
         **connection_strings(),
         "noMatch": _("No conversation matches “%(term)s”."),
-        "removedFrom": _("You were removed from “%(topic)s”."),
-        "deletedTopic": _("“%(topic)s” was deleted."),
     }
 
 

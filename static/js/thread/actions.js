@@ -11,13 +11,12 @@ import { RichEditor } from "./editor.js";
 const LONG_PRESS_MS = 500;
 
 export class MessageActions {
-  constructor({ list, strings, thread, connection, maxLength, composerFocus }) {
+  constructor({ list, strings, thread, connection, maxLength }) {
     this.list = list;
     this.strings = strings;
     this.thread = thread;
     this.connection = connection;
     this.maxLength = maxLength;
-    this.composerFocus = composerFocus;
     this.bar = el("div", "msg-actions");
     this.bar.setAttribute("role", "toolbar");
     this.bar.setAttribute("aria-label", strings.messageActions);

@@ -45,7 +45,6 @@ export function startThread(section, page) {
   });
   const actions = new MessageActions({
     list, strings, thread, connection, maxLength: config.maxLength,
-    composerFocus: () => composer.editor.focus(),
   });
   const receipts = new ReadReceipts({
     list, connection, thread, myRead: idNumber(config.myRead),
