@@ -17,7 +17,12 @@ $(VENV)/.requirements-installed: requirements.txt | $(BIN)/python
 	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.txt
 	touch $@
 
-setup: $(VENV)/.requirements-installed
+# axe-core for the browser tests' accessibility checks (package.json; nothing the site serves).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(VENV)/.requirements-installed node_modules/.installed
 
 # Migrate, create the demo users, then the ACS emulator (unless ACS_CONNECTION_STRING is set)
 # and Daphne on http://127.0.0.1:$(PORT); Ctrl-C stops both.

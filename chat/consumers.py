@@ -60,7 +60,7 @@ from chat.actions import ActionError, ChatUnavailable, acs_call, check_text
 from chat.actions import live as actions
 from chat.actions.messages import MESSAGE_MAX_LENGTH
 from chat.db import run_db
-from chat.people import raw_id_of
+from chat.people import load_profile, raw_id_of
 from chat.relay.subscription import SubscribeRefused, Subscriptions
 from chat.types import history_start
 
@@ -148,6 +148,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.session_key = getattr(self.scope.get("session"), "session_key", None)
         self.checked_at = time.monotonic()
         self.me = await run_db(raw_id_of, user)
+        # The actions name the user (display_name, read from their profile) on the event loop,
+        # where no query may run: read it now. A name changed meanwhile applies from the next
+        # connection on.
+        await run_db(load_profile, user)
         self.subs = Subscriptions(
             me=self.me,
             channel_name=self.channel_name,

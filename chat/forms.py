@@ -8,6 +8,7 @@ from datetime import datetime
 
 from django import forms
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext_lazy as _
 
 from chat.actions import ActionError
@@ -19,8 +20,10 @@ from chat.actions.participants import (
     check_history_since,
     share_history_time_for,
 )
+from chat.actions.profiles import DISPLAY_NAME_MAX_LENGTH
 from chat.actions.threads import TOPIC_MAX_LENGTH, ParticipantChoice
 from chat.people import display_name
+from chat.timezones import known_zones
 from chat.types import HTML, TEXT
 
 HISTORY_CHOICES = [
@@ -30,8 +33,23 @@ HISTORY_CHOICES = [
 ]
 
 
+def limited(field: forms.CharField, limit: int) -> forms.CharField:
+    """A text field whose length is checked, never cut: a browser given ``maxlength`` silently
+    drops what is pasted past it. The page script counts near the limit (``data-limit``) and
+    the form refuses longer text with a message saying by how much."""
+    field.max_length = limit
+    field.validators.append(MaxLengthValidator(limit))
+    field.widget.attrs.pop("maxlength", None)
+    field.widget.attrs["data-limit"] = str(limit)
+    return field
+
+
+def topic_field() -> forms.CharField:
+    return limited(forms.CharField(label=_("Topic")), TOPIC_MAX_LENGTH)
+
+
 class TopicForm(forms.Form):
-    topic = forms.CharField(label=_("Topic"), max_length=TOPIC_MAX_LENGTH)
+    topic = topic_field()
 
 
 class ParticipantPickerForm(forms.Form):
@@ -123,33 +141,57 @@ class ParticipantPickerForm(forms.Form):
 
 
 class NewThreadForm(forms.Form):
-    topic = forms.CharField(label=_("Topic"), max_length=TOPIC_MAX_LENGTH)
+    topic = topic_field()
     # Generated when the form is shown; a second submit of the same form reuses it, and ACS
     # then answers with the thread the first submit created.
     idempotency_token = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
 
 
 class MessageForm(forms.Form):
-    content = forms.CharField(
-        label=_("Message"),
-        max_length=MESSAGE_MAX_LENGTH,
-        strip=False,
-        widget=forms.Textarea(attrs={"rows": 2, "placeholder": _("Write a message…")}),
+    """The composer. Without script it posts plain text; the page script replaces the text box
+    with a rich-text editor and sends over the websocket (HTML only when formatted)."""
+
+    content = limited(
+        forms.CharField(
+            label=_("Message"),
+            strip=False,
+            widget=forms.Textarea(attrs={"rows": 2, "placeholder": _("Write a message…")}),
+        ),
+        MESSAGE_MAX_LENGTH,
     )
     format = forms.ChoiceField(
-        label=_("Format"),
-        choices=[(TEXT, _("Text")), (HTML, _("HTML"))],
+        choices=[(TEXT, TEXT), (HTML, HTML)],
         initial=TEXT,
         required=False,
+        widget=forms.HiddenInput,
     )
 
 
 class EditMessageForm(forms.Form):
-    content = forms.CharField(
-        label=_("Message"),
-        max_length=MESSAGE_MAX_LENGTH,
-        strip=False,
-        widget=forms.Textarea(attrs={"rows": 4}),
+    content = limited(
+        forms.CharField(label=_("Message"), strip=False, widget=forms.Textarea(attrs={"rows": 4})),
+        MESSAGE_MAX_LENGTH,
+    )
+
+
+def time_zone_choices() -> list[tuple[str, str]]:
+    return [("", _("My browser's time zone"))] + [(z, z) for z in sorted(known_zones())]
+
+
+class ProfileForm(forms.Form):
+    display_name = limited(
+        forms.CharField(
+            label=_("Display name"),
+            required=False,
+            help_text=_("How everyone sees you in conversations. Empty: your account name."),
+        ),
+        DISPLAY_NAME_MAX_LENGTH,
+    )
+    time_zone = forms.ChoiceField(
+        label=_("Time zone"),
+        choices=time_zone_choices,
+        required=False,
+        help_text=_("For the times you read and enter, such as where someone's history starts."),
     )
 
 

@@ -161,3 +161,27 @@ class SentMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client_id} -> {self.message_id}"
+
+
+# --- People ---------------------------------------------------------------------------------------
+
+
+class Profile(models.Model):
+    """What a user sets about themselves: the name others see, and the time zone of their pages.
+
+    Both may be left empty: the name then comes from the account (``chat.people.display_name``)
+    and times follow the browser.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_profile"
+    )
+    display_name = models.CharField(_("display name"), max_length=64, blank=True)
+    time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("profile")
+        verbose_name_plural = _("profiles")
+
+    def __str__(self) -> str:
+        return self.display_name or str(self.user)

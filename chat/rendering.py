@@ -1,9 +1,12 @@
-"""One representation of a chat message, shared by the templates and the browser script.
+"""One representation of a chat message, for the page load and live events alike.
 
-`message_json` builds a plain dict from an ACS message. Templates render that dict, and the
-same dict can be sent as JSON to pages that add messages as they arrive, so both paths show
-identical markup. Its `html` field is always safe: text is escaped, HTML is sanitised, system
-messages are written from site users' names (escaped), never from ACS display names.
+`message_json` builds a plain dict from an ACS message, with its markup rendered once from
+``templates/chat/_message.html`` (``markup``): the thread page puts that markup in place when it
+loads, when it loads older messages and when a live event brings one, so every path shows the
+same thing and the browser builds no message itself. The markup is the same for every viewer;
+the page marks its own messages (``data-sender``). The `html` field is always safe: text is
+escaped, HTML is sanitised, system messages are written from site users' names (escaped), never
+from ACS display names; the markup is built from it with the template's escaping.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import escape
 from django.utils.text import get_text_list
@@ -109,7 +113,7 @@ def message_json(
                 "clientId": message.metadata.get(CLIENT_ID_KEY),
             }
         )
-        return base
+        return _with_markup(base)
     if message.type in SYSTEM_TYPES:
         words = system_text(message, people, hidden)
         if words is None:
@@ -123,60 +127,21 @@ def message_json(
                 "clientId": None,
             }
         )
-        return base
+        return _with_markup(base)
     return None
 
 
+def _with_markup(shown: dict[str, Any]) -> dict[str, Any]:
+    shown["markup"] = render_to_string("chat/_message.html", {"m": shown})
+    return shown
+
+
 def for_viewer(shown: dict[str, Any], *, thread_id: str, me: str) -> dict[str, Any]:
-    """A message as one viewer sees it: whether it is theirs, and if so the links to change it."""
+    """A message as one viewer sees it: whether it is theirs, and if so the links to change it
+    without script (the permalink page offers them; live pages edit in place)."""
     mine = bool(shown["sender"]) and shown["sender"]["rawId"] == me
     result = {**shown, "mine": mine}
     if mine and not shown["deletedOn"]:
         result["editUrl"] = reverse("chat:edit", args=[thread_id, shown["id"]])
         result["deleteUrl"] = reverse("chat:delete_message", args=[thread_id, shown["id"]])
     return result
-
-
-def add_seen_by(
-    messages: list[dict[str, Any]],
-    receipts: dict[str, int],
-    people: dict[str, Person],
-    *,
-    me: str,
-    hidden: Iterable[str] = (),
-) -> None:
-    """Put each reader's name under the newest shown message they have read.
-
-    A receipt for message N means everything up to N was seen (ids are epoch milliseconds),
-    so "seen by" appears once per reader instead of under every message.
-    """
-    hidden = set(hidden)
-    for message in messages:
-        message["seenBy"] = []
-    shown = [m for m in messages if m["type"] != "system" and not m["deletedOn"]]
-    for reader, last_read in sorted(receipts.items(), key=lambda r: r[0]):
-        if reader == me or reader in hidden:
-            continue
-        seen = [
-            m
-            for m in shown
-            if int(m["id"]) <= last_read and (m["sender"] or {}).get("rawId") != reader
-        ]
-        if seen and reader in people:
-            seen[-1]["seenBy"].append(people[reader].name)
-
-
-def message_strings() -> dict[str, str]:
-    """Translated words the browser needs to render messages the way _message.html does."""
-    return {
-        "edited": _("edited"),
-        "deleted": _("deleted"),
-        "deletedBody": _("This message was deleted."),
-        "edit": _("Edit"),
-        "delete": _("Delete"),
-        "confirmDelete": _("Delete this message?"),
-        "link": _("Link to this message"),
-        # The browser puts the names in place of "%(names)s".
-        "seenBy": _("Seen by %(names)s"),
-        "and": _("and"),
-    }

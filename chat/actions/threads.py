@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -14,8 +15,18 @@ from django.utils.translation import gettext as _
 from chat import gateway
 from chat.actions import ActionError, acs_call, check_text, publish
 from chat.models import ThreadRecord
-from chat.people import display_name, people_for, raw_id_of, service_raw_id
-from chat.types import EPOCH, USER_TYPES, AddFailure, Participant, message_number
+from chat.people import Person, display_name, people_for, raw_id_of, service_raw_id
+from chat.relay.api import thread_state
+from chat.relay.inbox import preview
+from chat.types import (
+    EPOCH,
+    USER_TYPES,
+    AddFailure,
+    Message,
+    Participant,
+    ThreadItem,
+    message_number,
+)
 
 __all__ = ["EPOCH"]
 
@@ -77,6 +88,17 @@ class NamedFailure:
 
 
 @dataclass(frozen=True)
+class LastMessage:
+    """The newest message of a thread as a list shows it ("bob: see you at 3")."""
+
+    id: str
+    sender: Person
+    mine: bool
+    preview: str
+    at: datetime | None
+
+
+@dataclass(frozen=True)
 class ThreadSummary:
     thread_id: str
     topic: str
@@ -84,6 +106,15 @@ class ThreadSummary:
     # None: the count could not be loaded.
     unread: int | None
     unread_more: bool
+    last_message: LastMessage | None = None
+    # The other people in it, by name (None: could not be loaded).
+    others: list[Person] | None = None
+
+    @property
+    def search_text(self) -> str:
+        """What the list's filter box matches: the topic and the people's names."""
+        names = [p.name for p in self.others or []]
+        return " ".join([self.topic, *names]).lower()
 
 
 @dataclass(frozen=True)
@@ -134,59 +165,134 @@ def access_thread(user: AbstractBaseUser, thread_id: str) -> ThreadAccess:
 
 
 def list_threads(user: AbstractBaseUser, cursor: str | None = None) -> ThreadPage:
-    """One page of the user's threads, newest activity first, each with its unread count.
+    """One page of the user's threads, newest activity first, each with its unread count, its
+    newest message and the other people in it.
 
     Cost in ACS calls: one Chat_ListChatThreads, then per thread one
-    ChatThread_ListChatReadReceipts and, only when something arrived after the user's
-    receipt, one ChatThread_ListChatMessages (first page) — at most 1 + 2 x 20.
+    ChatThread_ListChatReadReceipts and one ChatThread_ListChatMessages (first page, for the
+    newest message and the count), and ChatThread_ListChatParticipants only when neither the
+    relay's published members are current nor the short-lived cache has them (see
+    ``thread_members``): 1 + 2 x 20 calls, up to 1 + 3 x 20 on a cold cache.
     """
     me = raw_id_of(user)
+    hidden = service_raw_id()
     with acs_call():
         page = gateway.chat(user).list_threads(THREADS_PER_PAGE, cursor)
-    threads = []
-    for item in page.items:
-        if item.deleted_on:
-            continue
-        unread, more = unread_count(
-            gateway.thread(user, item.id), me, item.last_message_received_on
+    items = [item for item in page.items if not item.deleted_on]
+    found: list[tuple[ThreadItem, Unread, list[str] | None]] = []
+    for item in items:
+        thread = gateway.thread(user, item.id)
+        found.append((item, unread_count(thread, me), thread_members(thread)))
+    ids = {hidden}
+    for _item, unread, members in found:
+        ids |= set(members or [])
+        if unread.last is not None and unread.last.sender_id:
+            ids.add(unread.last.sender_id)
+    people = people_for(ids)
+    threads = [
+        ThreadSummary(
+            thread_id=item.id,
+            topic=item.topic,
+            last_activity=item.last_message_received_on,
+            unread=unread.count,
+            unread_more=unread.more,
+            last_message=_last_message(unread.last, me, people),
+            others=None
+            if members is None
+            else sorted(
+                (people[r] for r in members if r not in (me, hidden)),
+                key=lambda p: p.name.lower(),
+            ),
         )
-        threads.append(
-            ThreadSummary(
-                thread_id=item.id,
-                topic=item.topic,
-                last_activity=item.last_message_received_on,
-                unread=unread,
-                unread_more=more,
-            )
-        )
+        for item, unread, members in found
+    ]
+    threads.sort(key=lambda t: t.last_activity or EPOCH, reverse=True)
     return ThreadPage(threads=threads, next_cursor=page.continuation)
 
 
-def unread_count(
-    thread: gateway.ChatThread, me: str, last_message_on: datetime | None
-) -> tuple[int | None, bool]:
-    """Messages from others after the user's own latest read receipt: (count, more-than-count).
+def _last_message(
+    message: Message | None, me: str, people: dict[str, Person]
+) -> LastMessage | None:
+    if message is None:
+        return None
+    sender = message.sender_id or ""
+    text = "" if message.deleted else preview(message.body, message.type)
+    return LastMessage(
+        id=message.id,
+        sender=people.get(sender) or Person(sender, None, _("Unknown person")),
+        mine=sender == me,
+        preview=text,
+        at=message.created,
+    )
+
+
+@dataclass(frozen=True)
+class Unread:
+    """Unread messages of a thread: how many (None: not known), whether there are more than
+    were counted, and the newest message from a person (None: none among those looked at)."""
+
+    count: int | None
+    more: bool = False
+    last: Message | None = None
+
+
+def unread_count(thread: gateway.ChatThread, me: str) -> Unread:
+    """Messages from others after the user's own latest read receipt, or after their own newest
+    message (they saw everything before what they wrote), and the newest message.
 
     Only the newest UNREAD_SCAN messages are looked at, so a long-unread thread shows "50+".
-    (None, False) when ACS would not say (the thread went away meanwhile, or failed).
+    Two calls: ChatThread_ListChatReadReceipts and the first page of ListChatMessages.
     """
     try:
         receipts = thread.list_read_receipts()
-        mine = [r for r in receipts if r.reader_id == me]
-        last_read = max((message_number(r.message_id) for r in mine), default=0)
-        read_on = max((r.read_on for r in mine if r.read_on), default=None)
-        if read_on and last_message_on and last_message_on <= read_on:
-            return 0, False
         messages = thread.list_messages(UNREAD_SCAN).items
     except gateway.GatewayError:
-        return None, False
-    count = sum(
-        1
-        for m in messages
-        if m.type in USER_TYPES and not m.deleted and m.sender_id != me and m.number > last_read
+        return Unread(None)
+    last_read = max(
+        (message_number(r.message_id) for r in receipts if r.reader_id == me), default=0
     )
-    more = len(messages) == UNREAD_SCAN and all(m.number > last_read for m in messages)
-    return count, more
+    users = [m for m in messages if m.type in USER_TYPES]
+    own = [m.number for m in users if m.sender_id == me]
+    seen_through = max([last_read, *own])
+    count = sum(1 for m in users if not m.deleted and m.sender_id != me and m.number > seen_through)
+    more = len(messages) == UNREAD_SCAN and all(m.number > seen_through for m in messages)
+    return Unread(count, more, users[0] if users else None)
+
+
+# How long a thread's member list read for the conversation list is reused (the list only names
+# people; pages that act on membership always ask ACS).
+MEMBERS_CACHE_SECONDS = 300
+
+
+def members_cache_key(thread_id: str) -> str:
+    return f"chat.members.{thread_id}"
+
+
+def thread_members(thread: gateway.ChatThread) -> list[str] | None:
+    """The raw ids of a thread's members, for naming them in the conversation list.
+
+    From the relay's published members when a poller keeps them current (no ACS call), else
+    from the cache (``forget_members`` clears it when membership changes through Kwebbel's
+    pages), else ChatThread_ListChatParticipants, cached. None when ACS would not say.
+    """
+    state = thread_state(thread.thread_id)
+    if state.members is not None:
+        return list(state.members)
+    key = members_cache_key(thread.thread_id)
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    try:
+        members = [p.raw_id for p in thread.list_participants()]
+    except gateway.GatewayError:
+        return None
+    cache.set(key, members, MEMBERS_CACHE_SECONDS)
+    return members
+
+
+def forget_members(thread_id: str) -> None:
+    """Membership changed: the conversation list asks afresh."""
+    cache.delete(members_cache_key(thread_id))
 
 
 def check_participant_count(choices: list[ParticipantChoice]) -> None:

@@ -11,11 +11,12 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.messages import error as flash_error
 from django.core import signing
 from django.core.exceptions import PermissionDenied, SuspiciousOperation
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from chat.actions import ActionError, ChatUnavailable
+from chat.actions.pages import why_gone
 from tokens.services import AcsError
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,22 @@ def wants_json(request: HttpRequest) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
 
+def gone(request: HttpRequest, error: Http404, thread_id: str | None) -> HttpResponse:
+    """Kwebbel's own 404 for a chat page, saying why when it can: the conversation was deleted,
+    the user is not (or no longer) in it, or the message is gone (with DEBUG too, where Django
+    would show its technical page)."""
+    reason = why_gone(thread_id, error)
+    message = str(error) if error.args and isinstance(error.args[0], str) else ""
+    if wants_json(request):
+        return JsonResponse({"error": message or reason, "reason": reason}, status=404)
+    return render(
+        request,
+        "chat/gone.html",
+        {"reason": reason, "thread_id": thread_id, "detail": message},
+        status=404,
+    )
+
+
 def chat_view(view: View) -> View:
     """Sign-in required; chat failures become a clear page (or JSON) with the right status."""
 
@@ -35,6 +52,8 @@ def chat_view(view: View) -> View:
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             return view(request, *args, **kwargs)
+        except Http404 as error:
+            return gone(request, error, kwargs.get("thread_id"))
         except ActionError as error:
             if wants_json(request):
                 return JsonResponse({"error": error.message}, status=error.status)

@@ -44,7 +44,7 @@ def message_permalink(request: HttpRequest, thread_id: str, message_id: str) -> 
     shown = message_json(message, thread_id=thread_id, people=people, hidden={service_raw_id()})
     if shown is None:
         return render(request, "chat/error.html", {"message": _("No such message.")}, status=404)
-    shown = {**for_viewer(shown, thread_id=thread_id, me=access.me), "seenBy": []}
+    shown = for_viewer(shown, thread_id=thread_id, me=access.me)
     if request.GET.get("format") == "json":
         return JsonResponse({"message": shown})
     return render(

@@ -18,10 +18,11 @@ from chat.actions.participants import (
     fetch_participants,
     visible_participants,
 )
-from chat.actions.threads import ThreadAccess, access_thread
+from chat.actions.threads import ThreadAccess, access_thread, forget_members
 from chat.forms import ParticipantPickerForm, RemoveParticipantForm, TopicForm
 from chat.people import site_users
 from chat.views import chat_view, report_error
+from chat.views.live import people_strings
 
 
 @chat_view
@@ -44,6 +45,7 @@ def participant_list(request: HttpRequest, thread_id: str) -> HttpResponse:
         except ActionError as error:
             picker.add_error(None, error.message)
         else:
+            forget_members(thread_id)
             added = len(picker.choices()) - len(failures)
             if added:
                 messages.success(request, _("Added %(count)d person(s).") % {"count": added})
@@ -64,6 +66,8 @@ def participant_list(request: HttpRequest, thread_id: str) -> HttpResponse:
             "participants": participants,
             "picker": picker,
             "topic_form": TopicForm(initial={"topic": access.topic}),
+            "others": [p for p in participants if p.raw_id != access.me],
+            "people_config": {"thread": thread_id, "strings": people_strings()},
         },
         status=400 if picker.errors else 200,
     )
@@ -84,6 +88,7 @@ def participant_remove(request: HttpRequest, thread_id: str) -> HttpResponse:
     except ActionError as error:
         report_error(request, error)
     else:
+        forget_members(thread_id)
         messages.success(request, _("Removed from the thread."))
     return redirect("chat:participants", thread_id)
 
@@ -96,5 +101,6 @@ def thread_leave(request: HttpRequest, thread_id: str) -> HttpResponse:
 
 def _leave(request: HttpRequest, access: ThreadAccess) -> HttpResponse:
     do_leave_thread(access)
+    forget_members(access.thread_id)
     messages.success(request, _("You left “%(topic)s”.") % {"topic": access.topic})
     return redirect(reverse("chat:threads"))

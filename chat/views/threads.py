@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from chat.actions import ActionError
-from chat.actions.messages import do_send_message
+from chat.actions.messages import MESSAGE_MAX_LENGTH, check_message_id, do_send_message
 from chat.actions.pages import thread_view
 from chat.actions.threads import (
     access_thread,
@@ -23,9 +23,8 @@ from chat.actions.threads import (
 )
 from chat.forms import MessageForm, NewThreadForm, ParticipantPickerForm, TopicForm
 from chat.people import service_raw_id, site_users
-from chat.rendering import message_strings
 from chat.views import chat_view, read_cursor, report_error, safe_next, sign_cursor
-from chat.views.live import live_strings, seen_receipts
+from chat.views.live import list_strings, seen_receipts, thread_strings
 
 
 @chat_view
@@ -38,6 +37,7 @@ def thread_list(request: HttpRequest) -> HttpResponse:
             "threads": page.threads,
             "next_cursor": sign_cursor(request, "threads", page.next_cursor),
             "is_first_page": "cursor" not in request.GET,
+            "list_config": {"strings": list_strings()},
         },
     )
 
@@ -74,7 +74,10 @@ def thread_create(request: HttpRequest) -> HttpResponse:
 def thread_context(request: HttpRequest, thread_id: str) -> dict[str, object]:
     """The thread page's template context (the data comes from one action)."""
     cursor = read_cursor(request, f"messages.{thread_id}")
-    view = thread_view(request.user, thread_id, cursor)
+    around = request.GET.get("around") if cursor is None else None
+    if around is not None:
+        check_message_id(around)
+    view = thread_view(request.user, thread_id, cursor, around)
     access = view.access
     hidden = {service_raw_id()}
     return {
@@ -83,17 +86,23 @@ def thread_context(request: HttpRequest, thread_id: str) -> dict[str, object]:
         "topic": access.topic,
         "chat_messages": view.messages,
         "participants": view.participants,
+        "others": view.others,
         "history_start": view.history_start,
         "problems": view.problems,
         "older_cursor": sign_cursor(request, f"messages.{thread_id}", view.older_cursor),
         "is_newest_page": cursor is None,
+        "around": around,
+        "around_found": view.around_found,
         "live": {
+            "thread": thread_id,
+            "topic": access.topic,
             "cursor": view.live_cursor,
-            "socket": "/ws/chat/",
             "receipts": seen_receipts(view.receipts, view.people, me=access.me, hidden=hidden),
             "myRead": str(view.receipts.get(access.me, 0)),
             "participants": [{"rawId": p.raw_id, "name": p.person.name} for p in view.participants],
-            "strings": {**message_strings(), **live_strings()},
+            "around": around if view.around_found else None,
+            "maxLength": MESSAGE_MAX_LENGTH,
+            "strings": thread_strings(),
         },
     }
 
@@ -101,6 +110,7 @@ def thread_context(request: HttpRequest, thread_id: str) -> dict[str, object]:
 @chat_view
 @require_http_methods(["GET", "POST"])
 def thread_detail(request: HttpRequest, thread_id: str) -> HttpResponse:
+    """The thread. A POST is the no-script composer (the page script sends over the websocket)."""
     form = MessageForm(request.POST or None)
     if request.method == "POST":
         access = access_thread(request.user, thread_id)
@@ -121,7 +131,6 @@ def thread_detail(request: HttpRequest, thread_id: str) -> HttpResponse:
             {
                 "messages": context["chat_messages"],
                 "olderUrl": f"?{urlencode({'cursor': older})}" if older else None,
-                "strings": message_strings(),
                 "problems": context["problems"],
             }
         )

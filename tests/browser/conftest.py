@@ -80,13 +80,15 @@ def sign_in(browser: Any, live_server: Any, chat_site: Any) -> Callable[..., Any
     """
     from tests.fixtures.site import TEST_PASSWORD
 
-    def open_page(user: Any, viewport: dict[str, int] = DESKTOP) -> Any:
-        context = browser.new_context(viewport=viewport, locale="en-US")
+    def open_page(user: Any, viewport: dict[str, int] = DESKTOP, javascript: bool = True) -> Any:
+        context = browser.new_context(
+            viewport=viewport, locale="en-US", java_script_enabled=javascript
+        )
         page = watch_page(context.new_page())
         page.goto(f"{live_server.url}/accounts/login/")
         page.fill("input[name=username]", user.get_username())
         page.fill("input[name=password]", TEST_PASSWORD)
-        page.click("button[type=submit]")
+        page.click("main button[type=submit]")
         page.wait_for_load_state()
         return page
 
@@ -99,3 +101,40 @@ def screenshot(page: Any, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# --- Live pages (a real Daphne site: websockets need ASGI) ----------------------------------------
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def axe_violations(page: Any, impacts: tuple[str, ...] = ("serious", "critical")) -> list[str]:
+    """axe-core's WCAG 2.x A/AA findings of those impacts on the page as it is now.
+
+    Evaluated through the devtools protocol, which a page's Content-Security-Policy does not
+    govern (an injected <script> would break the policy the tests hold the site to).
+    """
+    if not AXE.is_file():
+        pytest.fail(f"{AXE} is missing: `make setup` installs axe-core (npm ci)")
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text() + "\n;void 0")
+    found = page.evaluate(
+        """async () => {
+            const tags = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"];
+            const result = await axe.run(document, {runOnly: {type: "tag", values: tags}});
+            return result.violations.map(v => ({id: v.id, impact: v.impact,
+                nodes: v.nodes.slice(0, 3).map(n => n.target.join(" "))}));
+        }"""
+    )
+    return [f"{v['id']} ({v['impact']}): {v['nodes']}" for v in found if v["impact"] in impacts]
+
+
+def site_page(
+    browser: Any, server: Any, session: str, path: str, viewport: dict | None = None, **options: Any
+) -> Any:
+    """A page of a Daphne site signed in by session cookie, watched as ``watch_page`` does."""
+    context = browser.new_context(locale="en-US", viewport=viewport or DESKTOP, **options)
+    context.add_cookies([{"name": "sessionid", "value": session, "url": server.url}])
+    page = watch_page(context.new_page())
+    page.goto(f"{server.url}{path}")
+    return page
