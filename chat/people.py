@@ -85,6 +85,15 @@ def colour_of(raw_id: str) -> int:
     return zlib.crc32(raw_id.encode("utf-8", "surrogatepass")) % AVATAR_COLOURS
 
 
+def known_raw_id(user: AbstractBaseUser) -> str | None:
+    """The user's ACS raw id if they have an identity already (no ACS call, none is made)."""
+    return (
+        AcsIdentity.objects.filter(user_id=user.pk)
+        .values_list("communication_user_id", flat=True)
+        .first()
+    )
+
+
 def raw_id_of(user: AbstractBaseUser) -> str:
     """The user's ACS raw id, creating the identity on first use."""
     return token_services.get_or_create_identity(user)

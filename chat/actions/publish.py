@@ -63,16 +63,17 @@ def thread_deleted(thread_id: str, initiator: str | None) -> None:
     quietly("a deletion", thread_id, lambda: observe.observe_thread_deleted(thread_id, initiator))
 
 
-def created(thread: gateway.ChatThread, topic: str) -> None:
+def created(thread: gateway.ChatThread, topic: str, creator: str) -> None:
     """A thread was just created: its topic and members (ChatThread_ListChatParticipants) are
-    the relay's baseline, so announcements of later changes apply from the start, and the
-    announcement of the first topic is not news to anyone."""
-
-    def publish() -> None:
-        observe.observe_topic(thread.thread_id, topic, baseline_only=True)
-        observe.observe_members(thread.thread_id, thread.list_participants(), baseline_only=True)
-
-    quietly("a new thread", thread.thread_id, publish)
+    the relay's baseline, so announcements of later changes apply from the start, and its
+    members' conversation lists hear of it."""
+    quietly(
+        "a new thread",
+        thread.thread_id,
+        lambda: observe.observe_thread_created(
+            thread.thread_id, topic, thread.list_participants(), creator
+        ),
+    )
 
 
 def seen(thread_id: str, topic: str, participants: list[Any]) -> None:

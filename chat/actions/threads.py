@@ -349,7 +349,7 @@ def do_create_thread(
     ThreadRecord.objects.get_or_create(
         chat_thread_id=created.id, defaults={"topic": topic, "creator": creator}
     )
-    publish.created(gateway.thread(creator, created.id), topic)
+    publish.created(gateway.thread(creator, created.id), topic, raw_id_of(creator))
     return NewThread(thread_id=created.id, failures=named_failures(created.failures))
 
 

@@ -343,6 +343,24 @@ def observe_receipts(thread_id: str, receipts: Mapping[str, str]) -> list[Event]
         return log.append(row, items)
 
 
+def observe_thread_created(
+    thread_id: str, topic: str, participants: Iterable[Participant], initiator: str
+) -> list[Event]:
+    """A thread just created through Kwebbel: its topic and members become the baseline, and
+    its members are told they were added (their conversation lists show it at once; the
+    announcements ACS wrote about it then bring nothing new)."""
+    service = _service_raw_id()
+    members = {p.raw_id: iso(p.share_history_time) for p in participants if p.raw_id != service}
+    with transaction.atomic():
+        row = log.locked_thread(thread_id)
+        if row.members is not None:
+            return []  # observed before (a replayed creation): nothing is news
+        row.topic, row.members = topic, members
+        row.save(update_fields=["topic", "members"])
+        data = {"participants": _participants(members), "initiator": initiator}
+        return log.append(row, [(PARTICIPANTS_ADDED, data, None)])
+
+
 def observe_thread_deleted(thread_id: str, initiator: str | None = None) -> list[Event]:
     """The thread is gone (deleted through Kwebbel, by staff, or straight through ACS): open pages
     are told, nothing follows, and the thread's record is marked deleted."""
@@ -412,6 +430,7 @@ __all__ = [
     "observe_receipts",
     "observe_service_present",
     "observe_service_removed",
+    "observe_thread_created",
     "observe_thread_deleted",
     "observe_topic",
     "publish_typing",

@@ -14,7 +14,7 @@ from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from chat.people import colour_of, display_name, initials, raw_id_of
+from chat.people import colour_of, display_name, initials, known_raw_id
 from chat.views.live import connection_strings
 
 register = template.Library()
@@ -50,19 +50,27 @@ def avatar(name: str, raw_id: str | None, size: str = "") -> SafeString:
     )
 
 
+def _raw_id_or_blank(user: Any) -> str:
+    """The user's ACS raw id if they have an identity yet ("" if not): a page that does not
+    chat (sign-in, password, an error page) neither creates one nor fails because ACS does.
+    Chat pages made the identity before they render."""
+    return known_raw_id(user) or ""
+
+
 @register.simple_tag
 def person_avatar(user: Any, size: str = "") -> SafeString:
     """The avatar of a site user (coloured by their ACS identity, as in conversations)."""
-    return avatar(display_name(user), raw_id_of(user), size)
+    return avatar(display_name(user), _raw_id_or_blank(user), size)
 
 
 @register.simple_tag(takes_context=True)
 def page_config(context: Any) -> SafeString:
     """What every signed-in page's script needs, as JSON: the user's ACS raw id (to tell their
-    own messages and keep their unsent ones apart), the websocket and the words."""
+    own messages and keep their unsent ones apart; "" while ACS is unreachable), the websocket
+    and the words."""
     user = context["user"]
     config = {
-        "me": raw_id_of(user),
+        "me": _raw_id_or_blank(user),
         "socket": "/ws/chat/",
         "strings": connection_strings(),
     }

@@ -68,3 +68,14 @@ async def test_reading_in_one_tab_tells_the_users_other_tabs(people, ws, thread)
     # Alice is not told of bob's receipt in her inbox; her page has the receipt event.
     assert (await alice.event("receipt"))["data"]["messageId"] == message_id
     assert [f for f in alice.frames if f["type"] == "inbox"] == []
+
+
+async def test_a_new_conversation_reaches_its_members_inboxes_at_once(people, ws):
+    from chat.actions.threads import EPOCH, do_create_thread
+
+    bob_list = await ws(people.bob)
+    created = await run(
+        do_create_thread, people.alice, "Fresh", [ParticipantChoice(people.bob, EPOCH)], "fresh"
+    )
+    frame = await bob_list.next("inbox", kind="added")
+    assert (frame["thread"], frame["topic"], frame["me"]) == (created.thread_id, "Fresh", True)

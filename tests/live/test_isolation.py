@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from acs_emulator.process import EmulatorProcess
+from tests.relay.conftest import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,10 +37,12 @@ async def test_a_2_second_acs_call_for_one_user_does_not_delay_anothers_send(
     alice, bob = await ws(people.alice), await ws(people.bob)
     await alice.subscribe(thread)
     await bob.subscribe(thread)
+    from chat import consumers
+
     # Alice's typing notification takes 2 s in ACS...
     await alice.send({"action": "typing", "thread": thread, "request": "slow"})
-    # ...while Bob sends, on the same server process, right after.
-    await asyncio.sleep(0)  # let the consumer take alice's frame first
+    await wait_for(lambda: consumers._in_progress >= 1, "alice's call to be in ACS")
+    # ...while Bob sends, on the same server process.
     sent = await bob.request(
         {"action": "send", "thread": thread, "request": "fast", "content": "not waiting"}
     )
@@ -63,7 +65,7 @@ async def test_past_capacity_typing_and_receipts_are_shed_before_messages(
     alice, bob = await ws(people.alice), await ws(people.bob)
     await bob.subscribe(thread)
     await alice.send({"action": "typing", "thread": thread, "request": "slow"})
-    await asyncio.sleep(0)  # let the consumer take alice's frame first
+    await wait_for(lambda: consumers._in_progress >= 1, "alice's call to be in ACS")
     shed = [
         await bob.request({"action": "typing", "thread": thread, "request": "t"}),
         await bob.request({"action": "read", "thread": thread, "message": "1", "request": "r"}),
@@ -90,7 +92,7 @@ async def test_a_connection_that_queues_too_much_is_told_to_slow_down(
     alice = await ws(people.alice)
     await alice.subscribe(thread)
     await alice.send({"action": "typing", "thread": thread, "request": "slow"})
-    await asyncio.sleep(0)
+    await wait_for(lambda: consumers._in_progress >= 1, "alice's call to be in ACS")
     for n in range(4):
         await alice.send({"action": "unsubscribe", "thread": thread, "request": f"q{n}"})
     refused = [await alice.next("ack", request=f"q{n}") for n in (2, 3)]
