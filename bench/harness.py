@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import json
 import math
 import os
 import platform
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -524,15 +526,30 @@ class ChatSocket:
 # --- ACS straight through the SDK ----------------------------------------------------------------
 
 
-def async_thread_client(emulator: Any, token: str, thread_id: str) -> Any:
-    """An aio ``ChatThreadClient`` acting with a user's own token (close it, or ``async with``)."""
-    from azure.communication.chat.aio import ChatThreadClient, CommunicationTokenCredential
+@functools.cache
+def _ssl_context(ca_bundle: str) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=ca_bundle)
 
+
+def async_thread_client(emulator: Any, token: str, thread_id: str) -> Any:
+    """An aio ``ChatThreadClient`` acting with a user's own token (close it, or ``async with``).
+
+    Call it from a coroutine. It trusts the emulator's CA through its own HTTP session rather than
+    ``connection_verify=<path>``, with which azure-core builds an SSL context per request and so
+    opens a new TLS connection for every call: that would make the clients, not what they talk
+    to, the slow part.
+    """
+    from azure.communication.chat.aio import ChatThreadClient, CommunicationTokenCredential
+    from azure.core.pipeline.transport import AioHttpTransport
+
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(ssl=_ssl_context(str(emulator.ca_bundle)))
+    )
     return ChatThreadClient(
         emulator.endpoint,
         CommunicationTokenCredential(token),
         thread_id,
-        connection_verify=str(emulator.ca_bundle),
+        transport=AioHttpTransport(session=session, session_owner=True),
     )
 
 

@@ -60,6 +60,7 @@ from bench.harness import (  # noqa: E402
     environment_lines,
     format_table,
     percentile,
+    postgres_database,
     sqlite_database,
 )
 
@@ -505,6 +506,23 @@ def fanout_table(kwebbel: Phase, baseline: Phase) -> list[str]:
     return format_table(("figure", kwebbel.name, baseline.name, "ratio"), rows)
 
 
+def kwebbel_summary(phase: Phase) -> list[str]:
+    rows = [(f"send-to-delivery p{p} ms", _n(phase.ms(p))) for p in (50, 95, 99)]
+    rows += [(f"send-to-ack p{p} ms", _n(phase.ack_ms(p))) for p in (50, 99)]
+    rows += [
+        ("deliveries/s", _n(phase.delivered / phase.sending)),
+        ("deliveries due", str(phase.expected)),
+        ("deliveries missed", str(phase.expected - phase.delivered)),
+        ("errors", str(phase.errors)),
+        ("watched threads", str(phase.watched_threads)),
+        ("ACS calls/min per watched thread",
+         _n(phase.per_minute(sum(phase.calls.values())) / max(1, phase.watched_threads))),
+        ("ListChatMessages/min per watched thread",
+         _n(phase.per_minute(phase.calls[LIST]) / max(1, phase.watched_threads))),
+    ]  # fmt: skip
+    return ["", *format_table(("figure", phase.name), rows)]
+
+
 def hostile_table(clean: Phase, hostile: Phase) -> list[str]:
     rows = []
     for name, pick in (("send-to-ack", Phase.ack_ms), ("send-to-delivery", Phase.ms)):
@@ -583,7 +601,7 @@ def _site(args: argparse.Namespace, work: Path) -> Any:
         EmulatorProcess(work / "acs", extra_args=["--log-level", "WARNING"]) as emulator,
         LiveSite(
             emulator,
-            sqlite_database(work),
+            postgres_database(args.postgres) if args.postgres else sqlite_database(work),
             work,
             servers=args.servers,
             redis_url=args.redis or "",
@@ -628,6 +646,13 @@ def fanout(args: argparse.Namespace, work: Path, *, outside: bool) -> int:
             print()
             _print(cpu_table([kwebbel, attacked]))
             return 1 if kwebbel.errors or attacked.errors else 0
+        if args.skip_baseline:
+            print()
+            _print(operations_table([kwebbel]))
+            print()
+            _print(cpu_table([kwebbel]))
+            _print(kwebbel_summary(kwebbel))
+            return 1 if kwebbel.errors else 0
         baseline = asyncio.run(run_baseline(site, seeded, plan, args))
     print()
     _print(fanout_table(kwebbel, baseline))
@@ -677,6 +702,10 @@ def main(argv: list[str] | None = None) -> int:
             "--servers", type=int, default=1, help="Daphne processes (2 needs --redis)"
         )
         sub.add_argument("--redis", default="", help="REDIS_URL for the servers (a spare db!)")
+        sub.add_argument(
+            "--postgres", default="", help="a PostgreSQL server URL: a fresh database on it"
+        )
+        sub.add_argument("--skip-baseline", action="store_true", help="Kwebbel only")
     args = parser.parse_args(argv)
     if args.servers > 1 and not args.redis:
         parser.error("--servers 2 needs --redis (the processes share the channel layer)")
