@@ -397,6 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick", action="store_true", help="a tiny run (2 clients, 1 s) to check the bench works"
     )
+    parser.add_argument("--plot", default="", help="write the latency PNG to this directory")
     args = parser.parse_args(argv)
     clients, processes, duration = args.clients, args.processes, args.duration
     if args.quick:
@@ -412,6 +413,17 @@ def main(argv: list[str] | None = None) -> int:
         results = _run(emulator, clients, processes, duration)
     print()
     _print_table(results)
+    if args.plot:
+        from bench.plots import latency_plot
+
+        path = latency_plot(
+            Path(args.plot) / "emulator.png",
+            f"emulator: latency per call ({clients} clients, {processes} processes)",
+            {f"{r.phase.operation} ({r.phase.label})": r.latencies_ms for r in results},
+            unit=1.0,
+            counted="calls",
+        )
+        print(f"wrote {path}")
     return 1 if any(r.errors for r in results) else 0
 
 

@@ -618,6 +618,24 @@ def _print(lines: Iterable[str]) -> None:
     sys.stdout.flush()
 
 
+def _plot(
+    args: argparse.Namespace,
+    name: str,
+    figure: str,
+    series: dict[str, list[float]],
+    counted: str = "deliveries",
+) -> None:
+    """Write a latency picture when ``--plot DIR`` was given (see bench/plots.py)."""
+    if not args.plot:
+        return
+    from bench.plots import latency_plot
+
+    size = f"V={args.viewers}, T={args.threads}, S={args.senders}, servers={args.servers}"
+    path = Path(args.plot) / f"{name}-{args.viewers}v{args.servers}s.png"
+    latency_plot(path, f"{args.command}: {figure} latency ({size})", series, counted=counted)
+    print(f"wrote {path}")
+
+
 def fanout(args: argparse.Namespace, work: Path, *, outside: bool) -> int:
     plan = Plan.make(args.viewers, args.threads, args.senders)
     with _site(args, work) as site:
@@ -629,6 +647,7 @@ def fanout(args: argparse.Namespace, work: Path, *, outside: bool) -> int:
               f"in {time.perf_counter() - started:.1f} s")  # fmt: skip
         if outside:
             phase = asyncio.run(run_kwebbel(site, seeded, plan, args, outside=True))
+            _plot(args, "outside", "sent-to-viewer", {phase.name: phase.latencies})
             print()
             _print(outside_table(phase, args.interval))
             print()
@@ -641,12 +660,25 @@ def fanout(args: argparse.Namespace, work: Path, *, outside: bool) -> int:
             attacked = asyncio.run(
                 run_kwebbel(site, seeded, plan, args, outside=False, hostile=args.hostile)
             )
+            _plot(
+                args,
+                "hostile",
+                "send-to-delivery",
+                {kwebbel.name: kwebbel.latencies, attacked.name: attacked.latencies},
+            )
+            _plot(
+                args,
+                "hostile-acks",
+                "send-to-ack",
+                {kwebbel.name: kwebbel.acks, attacked.name: attacked.acks},
+            )
             print()
             _print(hostile_table(kwebbel, attacked))
             print()
             _print(cpu_table([kwebbel, attacked]))
             return 1 if kwebbel.errors or attacked.errors else 0
         if args.skip_baseline:
+            _plot(args, "fanout", "send-to-delivery", {kwebbel.name: kwebbel.latencies})
             print()
             _print(operations_table([kwebbel]))
             print()
@@ -654,6 +686,8 @@ def fanout(args: argparse.Namespace, work: Path, *, outside: bool) -> int:
             _print(kwebbel_summary(kwebbel))
             return 1 if kwebbel.errors else 0
         baseline = asyncio.run(run_baseline(site, seeded, plan, args))
+    _plot(args, "fanout", "send-to-delivery", {kwebbel.name: kwebbel.latencies,
+                                                baseline.name: baseline.latencies})  # fmt: skip
     print()
     _print(fanout_table(kwebbel, baseline))
     print()
@@ -706,6 +740,7 @@ def main(argv: list[str] | None = None) -> int:
             "--postgres", default="", help="a PostgreSQL server URL: a fresh database on it"
         )
         sub.add_argument("--skip-baseline", action="store_true", help="Kwebbel only")
+        sub.add_argument("--plot", default="", help="write latency PNGs to this directory")
     args = parser.parse_args(argv)
     if args.servers > 1 and not args.redis:
         parser.error("--servers 2 needs --redis (the processes share the channel layer)")
