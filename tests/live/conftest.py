@@ -252,3 +252,14 @@ async def ws(live_site: Any) -> AsyncIterator[Callable[..., Any]]:
 def run(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Await a blocking call (ORM, sync SDK) from a test."""
     return database_sync_to_async(function)(*args, **kwargs)
+
+
+async def a_later_second() -> None:
+    """Wait until the wall clock (shared with the emulator) is in a later second than now: ACS
+    reports times to the second, so things done after this are after everything done before."""
+    from datetime import UTC, datetime
+
+    from tests.relay.conftest import wait_for
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    await wait_for(lambda: datetime.now(UTC).replace(microsecond=0) > now, "a later second")

@@ -11,7 +11,7 @@ from chat.actions.participants import do_add_participants, do_remove_participant
 from chat.actions.threads import ParticipantChoice, access_thread, do_update_topic
 from chat.people import raw_id_of
 from tests.fixtures.outside import identifier, sdk_thread
-from tests.live.conftest import run
+from tests.live.conftest import a_later_second, run
 from tests.relay.conftest import wait_for as wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -74,7 +74,7 @@ async def test_a_viewer_added_with_history_from_t_never_gets_older_messages(peop
     )["result"]["id"]
     await alice.message("message.added", before)
     # ACS reports times to the second: T must fall in a later second than the old message.
-    await asyncio.sleep(1.1)
+    await a_later_second()
     access = await run(access_thread, people.alice, thread)
     cursor_before_carol = (await alice.subscribe(thread))["cursor"]
     await run(do_add_participants, access, [ParticipantChoice(people.carol, timezone.now())])
@@ -260,7 +260,7 @@ async def test_a_late_joiner_replaying_from_cursor_0_gets_nothing_from_before_he
     await bob.subscribe(thread)
     await bob.request({"action": "read", "thread": thread, "message": before, "request": "r"})
     await alice.event("receipt")
-    await asyncio.sleep(1.1)  # ACS reports times to the second: T falls in a later second
+    await a_later_second()  # ACS reports times to the second
     await run(do_add_participants, access, [ParticipantChoice(people.carol, timezone.now())])
     after = (
         await alice.request({"action": "send", "thread": thread, "request": "2", "content": "new"})

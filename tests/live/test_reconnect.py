@@ -1,4 +1,4 @@
-"""Issue 5's reconnect test: a page dropped 50 times during 1,000 messages ends exactly right.
+"""The reconnect test: a page dropped 50 times during 1,000 messages ends exactly right.
 
 Real processes throughout: the session's ACS emulator, Kwebbel in a Daphne process of its own on
 a SQLite file (WAL mode, as the site runs in development), and websocket clients signed in by

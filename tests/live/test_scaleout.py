@@ -1,4 +1,4 @@
-"""Issue 5's scale-out test: two Daphne processes on two ports, one Redis, one database.
+"""The scale-out test: two Daphne processes on two ports, one Redis, one database.
 
 Both processes get the same ``REDIS_URL`` (a Redis database of their own, number REDIS_DB,
 flushed before and after), so they share the Redis channel layer and the relay's Redis locks.

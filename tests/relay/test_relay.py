@@ -42,6 +42,7 @@ async def test_watch_counts_viewers_and_the_last_one_leaving_stops_the_poller(
 ):
     alice, bob = await run_sync(users)(2)
     thread_id = await run_sync(make_thread)(alice, bob)
+    other = await run_sync(make_thread)(alice, bob)
     made = Tracking()
     relay = Relay(locks=InProcessLocks(), poller_factory=made, lock_retry=0.05)
     try:
@@ -58,8 +59,10 @@ async def test_watch_counts_viewers_and_the_last_one_leaving_stops_the_poller(
         assert relay.viewers(thread_id) == 0 and not relay.polling(thread_id)
         stopped_at = await asyncio.to_thread(list_calls, acs_emulator, thread_id)
         assert stopped_at == recorded_list_calls(made.made)
-        # Many poll intervals later the counters have not moved: nobody watches, nobody polls.
-        await asyncio.sleep(20 * relay_site.RELAY_POLL_INTERVAL)
+        # While another thread is polled twenty times, this one's counters do not move: nobody
+        # watches it, nobody polls it.
+        await relay.watch(other)
+        await wait_for(lambda: len(made.made) == 2 and made.made[1].polls >= 20, "20 polls")
         assert await asyncio.to_thread(list_calls, acs_emulator, thread_id) == stopped_at
         assert relay.poller_starts[thread_id] == 1
     finally:
