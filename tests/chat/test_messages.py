@@ -191,9 +191,17 @@ def test_the_sending_pages_client_id_is_kept_on_the_message(pair):
     assert 'data-client-id="c-123"' in body
 
 
-def test_empty_and_oversized_messages_are_refused(pair):
+def test_empty_and_oversized_messages_are_refused_and_nothing_is_sent(pair, acs_counts):
     a, _, thread_id, *_ = pair
     url = reverse("chat:thread", args=[thread_id])
-    assert a.post(url, {"content": "   ", "format": "text"}).status_code == 400
-    assert a.post(url, {"content": "x" * 8001, "format": "text"}).status_code == 400
-    assert a.post(url, {"content": "x", "format": "markdown"}).status_code == 400
+    sent = acs_counts()["ChatThread_SendChatMessage"]
+    for data, error in [
+        ({"content": "   ", "format": "text"}, "The message cannot be empty."),
+        ({"content": "x" * 8001, "format": "text"}, "at most 8000 characters"),
+        ({"content": "x", "format": "markdown"}, "Select a valid choice."),
+        ({"content": "nul \x00", "format": "text"}, "Null characters are not allowed."),
+    ]:
+        response = a.post(url, data)
+        assert response.status_code == 400, data
+        assert error in response.content.decode(), (data, error)
+    assert acs_counts()["ChatThread_SendChatMessage"] == sent

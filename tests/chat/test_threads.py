@@ -145,9 +145,18 @@ def test_non_participants_get_404_everywhere(alice, bob, make_site_user, signed_
     assert sdk_thread(None, thread_id).get_properties().topic == "Private"
 
 
-def test_malformed_thread_id_is_404_without_asking_acs(alice, signed_in):
-    response = signed_in(alice).get(reverse("chat:thread", args=["not-a-thread"]))
-    assert response.status_code == 404
+def test_malformed_thread_id_is_404_without_asking_acs(alice, signed_in, acs_counts):
+    client = signed_in(alice)
+    calls = acs_counts()
+    for url in (
+        reverse("chat:thread", args=["not-a-thread"]),
+        reverse("chat:participants", args=["19:bad id@thread.v2"]),
+        reverse("chat:message", args=["19:..%2Fetc@thread.v2", "1"]),
+    ):
+        assert client.get(url).status_code == 404, url
+    # Refused before any chat operation: the emulator saw none.
+    chat_calls = {op: n for op, n in (acs_counts() - calls).items() if "Chat" in op}
+    assert chat_calls == {}
 
 
 def test_tampered_paging_cursor_is_400(alice, signed_in):

@@ -10,7 +10,7 @@ from channels.testing import WebsocketCommunicator
 from chat.consumers import MAX_FRAME_CHARS
 from chatsite.asgi import application
 from tests.fixtures.outside import sdk_thread
-from tests.live.conftest import ORIGIN, run
+from tests.live.conftest import ORIGIN, run, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,9 +25,16 @@ async def test_a_connection_without_a_session_is_closed_with_4401(live_site):
     assert output == {"type": "websocket.close", "code": 4401}
 
 
-async def test_a_foreign_origin_is_refused(people, ws):
-    with pytest.raises(AssertionError):
-        await ws(people.alice, origin=b"https://evil.example")
+async def test_a_foreign_origin_is_refused_even_with_a_valid_session(people, live_site):
+    cookie = await run(session_cookie, people.alice)
+    communicator = WebsocketCommunicator(
+        application,
+        "/ws/chat/",
+        headers=[(b"origin", b"https://evil.example"), (b"host", b"127.0.0.1:8000"),
+                 (b"cookie", cookie.encode())],
+    )  # fmt: skip
+    connected, _ = await communicator.connect()
+    assert connected is False
 
 
 @pytest.mark.parametrize(

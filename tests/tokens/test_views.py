@@ -186,6 +186,13 @@ def test_unconfigured_acs_is_a_503_json_error(settings, make_site_user):
     settings.ACS_CONNECTION_STRING = ""
     response = post_with_csrf(signed_in(make_site_user()))
     assert response.status_code == 503
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {
+        "error": {
+            "code": "AcsUnavailable",
+            "message": "Chat is unavailable right now; please try again shortly.",
+        }
+    }
 
 
 def test_the_token_cannot_undo_kwebbels_rules_straight_through_acs(acs_settings, make_site_user):
