@@ -10,6 +10,7 @@ client → server
     {"action": "delete", "thread", "request", "message"}
     {"action": "typing", "thread"}
     {"action": "read", "thread", "message", "request"?}
+    {"action": "ping", "request"}: acked with {} (pages use it to notice a dead connection)
 server → client
     subscribed {thread, cursor}; event {thread, cursor, kind, data}; typing {thread, user, name};
     resync {thread} (reload the thread); removed {thread} (access lost, nothing follows);
@@ -287,8 +288,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         _in_progress += 1
         try:
             handler = ACTIONS[frame["action"]]
+            thread_id = "" if frame["action"] == "ping" else _text(frame, "thread")
             async with asyncio.timeout(ACTION_TIMEOUT):
-                result = await handler(self, _text(frame, "thread"), frame)
+                result = await handler(self, thread_id, frame)
         except FrameError as error:
             await self._refuse(request, str(error), 400)
         except Http404 as error:
@@ -385,6 +387,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await actions.do_send_typing(self._access(thread_id), self.channel_layer)
         return {"sent": True}
 
+    async def action_ping(self, thread_id: str, frame: dict) -> dict:
+        return {}
+
     async def action_read(self, thread_id: str, frame: dict) -> dict:
         message_id = _text(frame, "message")
         await actions.do_send_read_receipt(self._access(thread_id), message_id)
@@ -426,6 +431,7 @@ ACTIONS: dict[str, Action] = {
     "delete": ChatConsumer.action_delete,
     "typing": ChatConsumer.action_typing,
     "read": ChatConsumer.action_read,
+    "ping": ChatConsumer.action_ping,
 }
 
 

@@ -46,8 +46,10 @@ def clean_html(html: str) -> str:
         tags=set(ALLOWED_TAGS),
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes=set(ALLOWED_URL_SCHEMES),
-        # Links to other sites open without giving them our window or the referring page.
+        # Links open in a new tab (the conversation stays), without giving the other site our
+        # window or the referring page.
         link_rel="noopener noreferrer nofollow",
+        set_tag_attribute_values={"a": {"target": "_blank"}},
         strip_comments=True,
     )
 

@@ -9,6 +9,7 @@ when it follows the thread, its history start is known and checked too.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -39,9 +40,10 @@ from chat.types import TEXT, Message, message_number, time_of_message
 
 logger = logging.getLogger(__name__)
 
-# How long a send with a given client id counts as "in flight" for a concurrent duplicate
-# (longer than the SDK's retries of one send take).
-SEND_IN_FLIGHT_SECONDS = 30
+# How long a send with a given client id counts as "in flight" for a concurrent duplicate: a
+# little longer than a websocket action may take (chat.consumers.ACTION_TIMEOUT, 15 s), in case
+# the attempt ended without releasing it (its connection gone mid-call).
+SEND_IN_FLIGHT_SECONDS = 20
 # How many of the newest messages are searched for a client id whose earlier send's outcome is
 # unknown (it failed without an answer). A page retries within seconds, so the message, if it
 # was created, is among the newest.
@@ -162,10 +164,12 @@ async def _send_once(access: LiveAccess, content: str, kind: str, client_id: str
             message_id = await _send(access, content, kind, client_id)
     except ActionError:
         # ACS refused it, so nothing was created: a corrected retry may use the id again.
-        await run_db(_release, reservation, forget=True)
+        await asyncio.shield(run_db(_release, reservation, forget=True))
         raise
     except BaseException:
-        await run_db(_release, reservation)
+        # Failed or cancelled (the connection went): the send is no longer in flight, even if
+        # this task is cancelled again while saying so.
+        await asyncio.shield(run_db(_release, reservation))
         raise
     await run_db(_release, reservation, message_id=message_id)
     return message_id

@@ -36,10 +36,14 @@ class MessagePage:
     older_cursor: str | None
 
 
+class MessageNotFound(Http404):
+    """The conversation is there (for this user), the message is not, or not for them."""
+
+
 def check_message_id(message_id: str) -> str:
     """ACS message ids are decimal numbers; anything else cannot exist."""
     if not MESSAGE_ID_RE.match(message_id or ""):
-        raise Http404(_("No such message."))
+        raise MessageNotFound(_("No such message."))
     return message_id
 
 
@@ -76,7 +80,7 @@ def check_visible(message: Message, history_start: datetime | None) -> Message:
     rule on every page even if a call (GetChatMessage) is answered more generously.
     """
     if not is_visible(message.created, history_start):
-        raise Http404(_("No such message."))
+        raise MessageNotFound(_("No such message."))
     return message
 
 
@@ -107,8 +111,12 @@ def access_message(
 ) -> Message:
     """Fetch one message the user may see (ChatThread_GetChatMessage), else Http404."""
     check_message_id(message_id)
-    with acs_call(not_found_is_404=True):
-        message = access.thread.get_message(message_id)
+    try:
+        with acs_call(not_found_is_404=True):
+            message = access.thread.get_message(message_id)
+    except Http404 as error:
+        # The access check just passed, so it is the message that is missing.
+        raise MessageNotFound(_("No such message.")) from error.__cause__
     return check_visible(message, history_start)
 
 

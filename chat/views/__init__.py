@@ -16,6 +16,7 @@ from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from chat.actions import ActionError, ChatUnavailable
+from chat.actions.messages import MessageNotFound
 from chat.actions.pages import why_gone
 from tokens.services import AcsError
 
@@ -40,7 +41,13 @@ def gone(request: HttpRequest, error: Http404, thread_id: str | None) -> HttpRes
     return render(
         request,
         "chat/gone.html",
-        {"reason": reason, "thread_id": thread_id, "detail": message},
+        {
+            "reason": reason,
+            "thread_id": thread_id,
+            "detail": message,
+            # Only a missing message leaves a conversation to go back to.
+            "conversation_open": isinstance(error, MessageNotFound),
+        },
         status=404,
     )
 

@@ -24,7 +24,7 @@ def connection_strings() -> dict[str, str]:
         # The browser puts the sender in place of "%(name)s".
         "you": _("You"),
         "newMessageFrom": _("New message from %(name)s"),
-        "tooLong": _("Too long by %(count)s characters."),
+        "tooLong": _("Too long by %(count)s."),
     }
 
 

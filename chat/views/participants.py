@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from chat.actions import ActionError
@@ -48,7 +49,11 @@ def participant_list(request: HttpRequest, thread_id: str) -> HttpResponse:
             forget_members(thread_id)
             added = len(picker.choices()) - len(failures)
             if added:
-                messages.success(request, _("Added %(count)d person(s).") % {"count": added})
+                messages.success(
+                    request,
+                    ngettext("Added %(count)d person.", "Added %(count)d people.", added)
+                    % {"count": added},
+                )
             for failure in failures:
                 messages.error(
                     request,

@@ -97,5 +97,7 @@ def staff_remove(request: HttpRequest, pk: int) -> HttpResponse:
 def staff_delete(request: HttpRequest, pk: int) -> HttpResponse:
     record = _record(pk)
     do_staff_delete_thread(record)
-    messages.success(request, _("The thread “%(topic)s” was deleted.") % {"topic": record.topic})
+    messages.success(
+        request, _("The conversation “%(topic)s” was deleted.") % {"topic": record.topic}
+    )
     return redirect("chat:staff_threads")

@@ -164,7 +164,7 @@ def thread_delete(request: HttpRequest, thread_id: str) -> HttpResponse:
     if request.method == "POST":
         do_delete_thread(access)
         messages.success(
-            request, _("The thread “%(topic)s” was deleted.") % {"topic": access.topic}
+            request, _("The conversation “%(topic)s” was deleted.") % {"topic": access.topic}
         )
         return redirect("chat:threads")
     return render(request, "chat/thread_delete.html", {"access": access, "thread_id": thread_id})

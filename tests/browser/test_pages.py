@@ -87,6 +87,7 @@ def test_without_script_the_forms_work_and_dead_ends_are_pages(
     # An old permalink: the message is gone, the conversation is still there.
     a.goto(live_server.url + message_url.replace("/m/", "/m/1"))
     expect(a.locator("[data-gone=missing] h1")).to_have_text("There is nothing here")
+    expect(a.locator("[data-gone=missing]")).to_contain_text("No such message.")
     expect(a.locator("a", has_text="Open the conversation")).to_be_visible()
     # Deleted: said as much.
     a.goto(thread_url + "delete/")
@@ -97,6 +98,7 @@ def test_without_script_the_forms_work_and_dead_ends_are_pages(
     # A page that does not exist at all, and the favicon.
     a.goto(f"{live_server.url}/chat/t/not-a-thread/")
     expect(a.locator("[data-gone=missing]")).to_be_visible()
+    expect(a.locator("a", has_text="Open the conversation")).to_have_count(0)
     assert a.locator("link[rel=icon]").get_attribute("href").endswith("favicon.svg")
     icon = a.request.get(f"{live_server.url}/favicon.ico")
     assert icon.ok and icon.headers["content-type"].startswith("image/svg")
@@ -141,7 +143,7 @@ def test_profile_name_and_time_zone(sign_in: Any, make_site_user: Any, live_serv
     page.fill(f"input[name=people-since_{carol.pk}]", local)
     with page.expect_navigation():
         page.click("button:has-text('Add')")
-    expect(page.locator(".messages")).to_have_text("Added 1 person(s).")
+    expect(page.locator(".messages")).to_have_text("Added 1 person.")
     shared = {
         p.identifier.raw_id: p.share_history_time
         for p in sdk_thread(None, thread_id).list_participants()

@@ -205,3 +205,9 @@ def test_empty_and_oversized_messages_are_refused_and_nothing_is_sent(pair, acs_
         assert response.status_code == 400, data
         assert error in response.content.decode(), (data, error)
     assert acs_counts()["ChatThread_SendChatMessage"] == sent
+
+
+def test_spaces_between_formatted_words_are_kept_on_the_page(pair):
+    a, b, thread_id, *_ = pair
+    send(a, thread_id, "<b>Hello</b> <i>World</i> <code>x</code> end", "html")
+    assert "<b>Hello</b> <i>World</i> <code>x</code> end" in page(b, thread_id)

@@ -144,7 +144,7 @@ def test_partial_failure_is_shown_per_person(trio, make_site_user):
         follow=True,
     )
     body = response.content.decode()
-    assert "Added 1 person(s)." in body
+    assert "Added 1 person." in body
     assert "Ghost could not be added" in body
     assert c.get(reverse("chat:thread", args=[thread_id])).status_code == 200
 

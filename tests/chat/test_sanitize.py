@@ -35,11 +35,12 @@ def test_active_content_is_removed(dirty):
         assert marker not in cleaned
 
 
-def test_formatting_and_safe_links_survive():
+def test_formatting_and_safe_links_survive_and_links_open_in_a_new_tab():
     cleaned = clean_html('<p><b>bold</b> <em>it</em> <a href="https://example.com/x">link</a></p>')
     assert cleaned == (
         "<p><b>bold</b> <em>it</em> "
-        '<a href="https://example.com/x" rel="noopener noreferrer nofollow">link</a></p>'
+        '<a href="https://example.com/x" target="_blank" rel="noopener noreferrer nofollow">'
+        "link</a></p>"
     )
 
 

@@ -12,6 +12,10 @@ const OFFLINE_AFTER = 4;
 const SETTLED_MS = 3000;
 const REQUEST_TIMEOUT_MS = 20000;
 const SIGNED_OUT = 4401;
+// A quiet connection is asked for a sign of life this often; one that gives none in time is
+// taken for dead (a network that went away without closing it) and replaced.
+const PING_EVERY_MS = 20000;
+const PING_TIMEOUT_MS = 8000;
 
 export class Connection {
   // onOpen(): send what a new socket needs (subscribe); onFrame(frame); onStatus(state).
@@ -27,8 +31,31 @@ export class Connection {
     this.signedOutOnce = false;
     this.requests = new Map(); // request id -> {resolve, timer}
     this.nextRequest = 1;
+    this.lastHeard = 0;
     window.addEventListener("online", () => this.reconnectNow());
-    window.addEventListener("offline", () => { if (!this.isOpen) this.onStatus("offline"); });
+    // The browser knows the network is gone: do not wait for the socket to notice.
+    window.addEventListener("offline", () => this.wentOffline());
+    setInterval(() => this.checkAlive(), PING_EVERY_MS / 2);
+  }
+
+  wentOffline() {
+    if (this.stopped) return;
+    const old = this.socket;
+    this.socket = null;
+    this.failRequests();
+    if (old) old.close();
+    this.onStatus("offline");
+    this.scheduleReconnect();
+  }
+
+  async checkAlive() {
+    if (!this.isOpen || Date.now() - this.lastHeard < PING_EVERY_MS) return;
+    const socket = this.socket;
+    const answer = await Promise.race([
+      this.request({ action: "ping" }),
+      new Promise((resolve) => { setTimeout(() => resolve(null), PING_TIMEOUT_MS); }),
+    ]);
+    if (!answer?.ok && this.socket === socket && !this.stopped) this.reconnectNow();
   }
 
   get isOpen() { return this.socket?.readyState === WebSocket.OPEN; }
@@ -46,10 +73,12 @@ export class Connection {
     this.socket = ws;
     let settled = null;
     ws.addEventListener("open", () => {
+      this.lastHeard = Date.now();
       settled = setTimeout(() => { this.signedOutOnce = false; }, SETTLED_MS);
       this.onOpen();
     });
     ws.addEventListener("message", (event) => {
+      this.lastHeard = Date.now();
       let frame;
       try { frame = JSON.parse(event.data); } catch { return; }
       this.signedOutOnce = false;

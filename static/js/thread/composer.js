@@ -68,8 +68,8 @@ export class Composer {
     const over = length > this.maxLength;
     const near = length >= this.maxLength * 0.9;
     this.count.textContent = over
-      ? `${length.toLocaleString()} / ${this.maxLength.toLocaleString()} · ${fill(this.strings.tooLong, { count: (length - this.maxLength).toLocaleString() })}`
-      : near ? `${length.toLocaleString()} / ${this.maxLength.toLocaleString()}` : "";
+      ? `${length.toLocaleString(document.documentElement.lang)} / ${this.maxLength.toLocaleString(document.documentElement.lang)} · ${fill(this.strings.tooLong, { count: (length - this.maxLength).toLocaleString(document.documentElement.lang) })}`
+      : near ? `${length.toLocaleString(document.documentElement.lang)} / ${this.maxLength.toLocaleString(document.documentElement.lang)}` : "";
     this.count.classList.toggle("is-over", over);
     this.sendButton.setAttribute("aria-disabled", String(over));
     this.editor.box.setAttribute("aria-invalid", String(over));
@@ -91,7 +91,7 @@ export class Composer {
     if (this.disabled || this.editor.isEmpty()) return;
     const { content, format } = this.editor.value();
     if (content.length > this.maxLength) {
-      this.error.textContent = fill(this.strings.tooLong, { count: (content.length - this.maxLength).toLocaleString() });
+      this.error.textContent = fill(this.strings.tooLong, { count: (content.length - this.maxLength).toLocaleString(document.documentElement.lang) });
       this.error.hidden = false;
       return;
     }

@@ -246,6 +246,9 @@ export function startThread(section, page) {
     link.textContent = strings.signIn;
     note.append(link);
     note.hidden = false;
+    // Nothing can be sent any more; what waits in the outbox is kept for after signing in.
+    composer.disable();
+    actions.disable();
   }
 
   document.addEventListener("visibilitychange", () => {
