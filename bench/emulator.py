@@ -49,7 +49,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from acs_emulator.process import EmulatorProcess  # noqa: E402
-from bench.harness import cpu_seconds, format_table, percentile  # noqa: E402
+from livesite import cpu_seconds, format_table, percentile  # noqa: E402
 
 LIST_PAGE_SIZE = 50
 SEED_MESSAGES = 60

@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import aiohttp  # noqa: E402
 
 from acs_emulator.process import EmulatorProcess  # noqa: E402
-from bench.harness import (  # noqa: E402
+from livesite import (  # noqa: E402
     ChatSocket,
     LiveSite,
     Seeded,

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "csp",
+    "chatsite",  # the site-wide development commands: runkwebbel, create_demo_users
     "tokens",
     "chat",
 ]

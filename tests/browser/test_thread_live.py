@@ -16,7 +16,7 @@ import pytest
 from azure.communication.chat import ChatClient, CommunicationTokenCredential
 from playwright.sync_api import expect
 
-from bench.harness import Thread, sqlite_database
+from livesite import Thread, sqlite_database
 from tests.browser.conftest import DESKTOP, PHONE, axe_violations, screenshot, site_page
 from tests.live.harness import running_site
 

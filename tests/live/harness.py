@@ -1,6 +1,6 @@
-"""Helpers for the tests that run Kwebbel in real Daphne processes (see bench/harness.py).
+"""Helpers for the tests that run Kwebbel in real Daphne processes (see livesite/__init__.py).
 
-* :func:`running_site`: a :class:`bench.harness.LiveSite` on the session's emulator, whose
+* :func:`running_site`: a :class:`livesite.LiveSite` on the session's emulator, whose
   server logs are printed when the test fails (pytest shows captured output then).
 * :class:`ThreadView`: what a page makes of one thread's websocket frames: messages by id,
   rebuilt by applying events in cursor order, with everything that breaks the relay's promise
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.harness import Database, LiveSite
+from livesite import Database, LiveSite
 
 USER_TYPES = ("text", "html")
 # How long a test waits for the relay to catch up; a bound, not a measurement.

@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 from azure.communication.chat import ChatClient, CommunicationTokenCredential
 
-from bench.harness import Thread, sqlite_database
+from livesite import Thread, sqlite_database
 from tests.live.harness import running_site
 
 pytestmark = pytest.mark.slow

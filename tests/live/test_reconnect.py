@@ -35,7 +35,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bench.harness import (
+from livesite import (
     ChatSocket,
     Seeded,
     Thread,

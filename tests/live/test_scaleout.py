@@ -24,7 +24,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bench.harness import ChatSocket, Thread, postgres_database
+from livesite import ChatSocket, Thread, postgres_database
 from tests.live.harness import running_site, wait_for
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]

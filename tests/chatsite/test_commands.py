@@ -13,7 +13,7 @@ import pytest
 import requests
 from django.core.management import CommandError, call_command
 
-from tokens.management.commands.create_demo_users import DEMO_USERS
+from chatsite.management.commands.create_demo_users import DEMO_USERS
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 

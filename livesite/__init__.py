@@ -8,7 +8,7 @@
 
 * :class:`LiveSite` migrates a database of its own and starts one or more Daphne processes
   serving ``chatsite.asgi`` on it, pointed at a running emulator (optionally with ``REDIS_URL``
-  and any ``RELAY_*`` setting). Django-side setup runs in child processes (``bench/seed.py``),
+  and any ``RELAY_*`` setting). Django-side setup runs in child processes (``livesite/seed.py``),
   so the caller never sets Django up: pytest runs and plain scripts use this alike.
 * :class:`ChatSocket` is one ``ws/chat/`` connection signed in by session cookie (aiohttp's
   websocket client), with request/ack matching; other frames go to a queue or a callback.
@@ -165,9 +165,9 @@ def site_env(
 def django_command(
     env: Mapping[str, str], command: str, payload: Any = None, *, timeout: float = 600
 ) -> Any:
-    """Run ``bench/seed.py COMMAND`` in a child with ``env``; its JSON answer."""
+    """Run ``livesite/seed.py COMMAND`` in a child with ``env``; its JSON answer."""
     done = subprocess.run(
-        [sys.executable, "-m", "bench.seed", command],
+        [sys.executable, "-m", "livesite.seed", command],
         input=json.dumps(payload or {}),
         capture_output=True,
         text=True,
@@ -177,7 +177,7 @@ def django_command(
     )
     if done.returncode != 0:
         raise HarnessError(
-            f"bench.seed {command} failed ({done.returncode}):\n{done.stderr[-4000:]}"
+            f"livesite.seed {command} failed ({done.returncode}):\n{done.stderr[-4000:]}"
         )
     return json.loads(done.stdout.strip().splitlines()[-1])
 

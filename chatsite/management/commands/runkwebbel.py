@@ -8,7 +8,7 @@ import sys
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from tokens.management.commands.create_demo_users import logins_text
+from chatsite.management.commands.create_demo_users import logins_text
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
-"""The Django side of the live-site harness, run as ``python -m bench.seed COMMAND`` in a child.
+"""The Django side of the live-site harness, run as ``python -m livesite.seed COMMAND`` in a child.
 
-The harness (bench/harness.py) starts Kwebbel in Daphne processes of its own, on a database of
+The harness (livesite/__init__.py) starts Kwebbel in Daphne processes of its own, on a database of
 its own; whatever has to happen inside Django on that database (migrating it, creating users,
 their sessions, ACS identities and threads, reading the relay's log) runs here, in a child
 process with the same environment as the servers. The caller's process never sets Django up,
@@ -136,7 +136,7 @@ COMMANDS = {"migrate": migrate, "seed": seed, "sessions": sessions, "events": ev
 def main(argv: list[str]) -> int:
     if len(argv) != 1 or argv[0] not in COMMANDS:
         print(
-            f"usage: python -m bench.seed {{{','.join(COMMANDS)}}} < payload.json", file=sys.stderr
+            f"usage: python -m livesite.seed {{{','.join(COMMANDS)}}} < payload.json", file=sys.stderr
         )
         return 2
     payload = json.loads(sys.stdin.read() or "{}")
