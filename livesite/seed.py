@@ -136,7 +136,8 @@ COMMANDS = {"migrate": migrate, "seed": seed, "sessions": sessions, "events": ev
 def main(argv: list[str]) -> int:
     if len(argv) != 1 or argv[0] not in COMMANDS:
         print(
-            f"usage: python -m livesite.seed {{{','.join(COMMANDS)}}} < payload.json", file=sys.stderr
+            f"usage: python -m livesite.seed {{{','.join(COMMANDS)}}} < payload.json",
+            file=sys.stderr,
         )
         return 2
     payload = json.loads(sys.stdin.read() or "{}")
