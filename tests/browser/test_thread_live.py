@@ -142,6 +142,15 @@ def test_rich_text_typing_seen_by_and_what_screen_readers_hear(browser, site, ac
     alice.keyboard.type("two")
     alice.keyboard.press("Control+Enter")
     expect(bob.locator(".msg__body ul li")).to_have_count(2)
+    # A link from the keyboard: a bare address becomes https.
+    type_message(alice, "see ")
+    alice.keyboard.press("Control+k")
+    alice.locator(".rich-link input").fill("example.com/docs")
+    alice.keyboard.press("Enter")
+    alice.keyboard.press("Enter")
+    linked = bob.locator(".msg", has_text="see example.com/docs")
+    expect(linked.locator(".msg__body a")).to_have_attribute("href", "https://example.com/docs")
+    expect(linked.locator(".msg__body a")).to_have_text("example.com/docs")
     paste(
         alice,
         html='<p>Pasted <strong>strong</strong> <span style="color:red">red</span>'

@@ -200,7 +200,10 @@ export class RichEditor {
     input.setAttribute("aria-label", this.strings.linkPrompt);
     const done = () => { form.remove(); this.linkForm = null; this.box.focus(); };
     const add = () => {
-      const url = input.value.trim();
+      const typed = input.value.trim();
+      let url = typed;
+      // "example.com/page" means https://example.com/page, as in every other editor.
+      if (/^[^\s:/@]+\.[^\s:/@]+(\/\S*)?$/.test(url)) url = `https://${url}`;
       if (!SAFE_URL.test(url)) { input.setAttribute("aria-invalid", "true"); input.focus(); return; }
       done();
       const sel = document.getSelection();
@@ -209,7 +212,7 @@ export class RichEditor {
       if (!range || range.collapsed) {
         const a = document.createElement("a");
         a.href = url;
-        a.textContent = url;
+        a.textContent = typed;
         const r = range || document.createRange();
         if (!range) { r.selectNodeContents(this.box); r.collapse(false); }
         r.insertNode(a);
