@@ -13,7 +13,7 @@ import pytest
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "kwebbel.py"
 NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.own_site]
 
 
 def run(*args: str) -> tuple[str, dict[str, list[list[str]]]]:
