@@ -20,7 +20,6 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from chatsite.management.commands.create_demo_users import logins_text
 
-
 # One subscription name for every run: a new run (new secret) updates it.
 EVENTS_SUBSCRIPTION = "kwebbel-dev"
 
@@ -119,7 +118,6 @@ class Command(BaseCommand):
             ) from exc
         self.stdout.write(f"ACS emulator ready at {emulator.endpoint}")
         return emulator
-
 
     def _subscribe(self, emulator, daphne: subprocess.Popen, url: str, secret: str) -> None:
         """Once Daphne answers, point the emulator's chat events at the webhook."""
