@@ -130,8 +130,9 @@ class ThreadPoller:
             self.trust()
         self._wake.set()
 
-    def trust(self) -> None:
-        """Rely on events for this thread: reconcile every RELAY_TRUSTED_POLL_INTERVAL."""
+    def trust(self, *, baseline: bool = False) -> None:
+        """Rely on events for this thread: reconcile every RELAY_TRUSTED_POLL_INTERVAL (the
+        first time at once, with ``baseline``: a poller that starts reads everything first)."""
         if not self.trusted:
             logger.info(
                 "relay: events arrive for %s; reconciling it every %.0f s",
@@ -139,7 +140,7 @@ class ThreadPoller:
                 settings.RELAY_TRUSTED_POLL_INTERVAL,
             )
         self.trusted = True
-        self._last_trusted_check = self.clock()
+        self._last_trusted_check = None if baseline else self.clock()
 
     async def run(self) -> None:
         """Poll until cancelled, or until the thread cannot be read (logged, published, then

@@ -139,7 +139,7 @@ class Relay:
         while True:
             poller = self._poller_factory(thread_id)
             if settings.RELAY_EVENTS and await _events_alive():
-                poller.trusted = True  # its first round reads everything: a baseline
+                poller.trust(baseline=True)  # events reached the webhook lately
             self.pollers[thread_id] = poller
             self.poller_starts[thread_id] += 1
             await self._listen_for_hints(thread_id)
