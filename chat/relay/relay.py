@@ -98,7 +98,10 @@ class Relay:
             return
         layer = get_channel_layer()
         if self._hint_channel is None:
-            self._hint_channel = await layer.new_channel("relay-hints.")
+            # The default prefix on purpose: channels_redis reads all of a process's own
+            # channels from one Redis list, named by that prefix; another prefix would wait
+            # behind the consumers' reads and never be served.
+            self._hint_channel = await layer.new_channel()
             self._hint_task = asyncio.create_task(
                 self._receive_hints(layer, self._hint_channel), name="relay hints"
             )

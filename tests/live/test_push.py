@@ -23,7 +23,15 @@ import pytest
 from azure.communication.chat import ChatParticipant, CommunicationUserIdentifier
 
 from acs_emulator.process import EmulatorProcess
-from livesite import ChatSocket, LiveSite, Thread, async_thread_client, free_port, sqlite_database
+from livesite import (
+    ChatSocket,
+    LiveSite,
+    Thread,
+    async_thread_client,
+    free_port,
+    postgres_database,
+    sqlite_database,
+)
 from tests.live.harness import ThreadView, running_site, wait_for
 
 pytestmark = pytest.mark.slow
@@ -299,3 +307,54 @@ async def test_with_the_webhook_down_polling_takes_over_and_nothing_is_lost(
         assert all(viewer.view.added[i] == 1 for i in [first, *sent])
         assert viewer.view.problems == []
         assert "no event announced" in site.servers[0].log_text()
+
+
+@pytest.fixture
+def push_redis(redis_url: str) -> Iterator[str]:
+    """The Redis of ``REDIS_URL`` on a database of these tests, empty before and after."""
+    import redis
+
+    url = redis_url.rsplit("/", 1)[0] + "/13" if redis_url.count("/") > 2 else redis_url + "/13"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    try:
+        yield url
+    finally:
+        client.flushdb()
+        client.close()
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+async def test_an_event_posted_to_one_process_reaches_the_poller_in_the_other(
+    push_emulator, subscriptions, postgres_url, push_redis, tmp_path: Path
+):
+    with running_site(
+        push_emulator,
+        postgres_database(postgres_url),
+        tmp_path,
+        servers=2,
+        redis_url=push_redis,
+        settings=SLOW,
+    ) as site:
+        seeded = site.seed(["alice", "bob"], [Thread("Two", "alice", ["bob"])])
+        thread = seeded.threads[0]
+        webhook_process, viewer_process = site.servers
+        url = f"{webhook_process.url}/events/acs/?secret={SECRET}"
+        assert (await subscriptions.add(url))["provisioningState"] == "Succeeded"
+        async with (
+            aiohttp.ClientSession() as http,
+            async_thread_client(push_emulator, seeded.users["alice"].token, thread) as outside,
+        ):
+            viewer = Viewer(thread)
+            viewer.socket = await ChatSocket(
+                http, viewer_process, seeded.users["bob"].session, on_frame=viewer.on_frame
+            ).connect()
+            ack = await viewer.socket.request("subscribe", thread=thread, cursor=None)
+            assert ack["ok"], ack
+            sent = (await outside.send_message("across processes")).id
+            await viewer.event("message.added", lambda d: d["id"] == sent)
+            await viewer.socket.close()
+        # Only the viewer's process polls the thread; the webhook's handed the event over.
+        assert f"relay: polling {thread}" in viewer_process.log_text()
+        assert f"relay: polling {thread}" not in webhook_process.log_text()
