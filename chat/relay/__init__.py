@@ -49,7 +49,7 @@ and turns what it reads into events:
   the change with the reads above (new messages; the newest 20, or 200, for an edit or a
   deletion), so it is published once like any other. While events arrive for a thread they are
   *trusted*: the thread is reconciled in full only every ``RELAY_TRUSTED_POLL_INTERVAL`` (30 s)
-  and its receipts read every ``RELAY_TRUSTED_RECEIPTS_EVERY`` (5 s): about 8 list-messages,
+  and its receipts read every ``RELAY_TRUSTED_RECEIPTS_EVERY`` (5 s): about 2 list-messages,
   12 receipts and 4 other calls a minute, plus one read per event burst. A reconciliation that
   publishes anything found a change no event announced: the thread is polled every
   ``RELAY_POLL_INTERVAL`` again (logged) until its next event.
