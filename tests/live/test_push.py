@@ -358,3 +358,28 @@ async def test_an_event_posted_to_one_process_reaches_the_poller_in_the_other(
         # Only the viewer's process polls the thread; the webhook's handed the event over.
         assert f"relay: polling {thread}" in viewer_process.log_text()
         assert f"relay: polling {thread}" not in webhook_process.log_text()
+
+
+async def test_read_receipts_are_still_read_while_events_are_trusted(
+    push_emulator, subscriptions, tmp_path: Path
+):
+    # Event Grid carries no read receipts: a trusted thread reads them on their own pace.
+    settings = {**SLOW, "RELAY_TRUSTED_RECEIPTS_EVERY": "1"}
+    with running_site(
+        push_emulator, sqlite_database(tmp_path), tmp_path, settings=settings
+    ) as site:
+        seeded = site.seed(["alice", "bob"], [Thread("Receipts", "alice", ["bob"])])
+        thread = seeded.threads[0]
+        assert (await subscriptions.add(webhook(site)))["provisioningState"] == "Succeeded"
+        async with (
+            aiohttp.ClientSession() as http,
+            async_thread_client(push_emulator, seeded.users["alice"].token, thread) as outside,
+        ):
+            viewer = await Viewer(thread).open(http, site, seeded.users["bob"].session)
+            sent = (await outside.send_message("read me")).id
+            await viewer.event("message.added", lambda d: d["id"] == sent)
+            await outside.send_read_receipt(sent)
+            receipt = await viewer.event("receipt")
+            assert receipt["data"]["messageId"] == sent, receipt
+            await viewer.socket.close()
+        assert "no event announced" not in site.servers[0].log_text()
