@@ -83,6 +83,26 @@ def test_outside_prints_delivery_times_against_the_poll_interval() -> None:
     assert float(operations["ChatThread_ListChatMessages"][0]) > 0, output
 
 
+def test_outside_push_prints_polling_and_events_side_by_side() -> None:
+    output, tables = run("outside", "--quick", "--push")
+    assert tables["figure"][0] == ["figure", "polling", "events + polling"], output
+    figures = rows(tables["figure"])
+    for name in (
+        "sent-to-viewer p50 ms",
+        "sent-to-viewer p95 ms",
+        "sent-to-viewer p99 ms",
+        "ACS calls/min per watched thread, busy",
+        "ACS calls/min per watched thread, idle",
+    ):
+        assert all(NUMBER.match(cell) for cell in figures[name]), (name, output)
+    assert figures["messages sent"] == ["12", "12"], output
+    assert figures["deliveries missed"] == ["0", "0"], output
+    assert figures["errors"] == ["0", "0"], output
+    # Both runs read through the relay's poller, which lists messages in both.
+    operations = rows(tables["ACS calls/min by operation"])
+    assert all(float(cell) > 0 for cell in operations["ChatThread_ListChatMessages"][:2]), output
+
+
 def test_capacity_holds_every_connection_and_reports_memory() -> None:
     output, tables = run("capacity", "--quick")
     table = tables["connections"]
