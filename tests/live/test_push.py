@@ -34,7 +34,7 @@ from livesite import (
 )
 from tests.live.harness import ThreadView, running_site, wait_for
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.own_site]
 SECRET = "push-test-" + uuid.uuid4().hex
 WITHIN = 30.0  # half the poll interval: what arrives within it came through an event
 SLOW = {
