@@ -117,7 +117,10 @@ def thread_detail(request: HttpRequest, thread_id: str) -> HttpResponse:
         if form.is_valid():
             try:
                 message_id = do_send_message(
-                    access, form.cleaned_data["content"], form.cleaned_data["format"] or "text"
+                    access,
+                    form.cleaned_data["content"],
+                    form.cleaned_data["format"] or "text",
+                    form.cleaned_data.get("reply_to") or None,
                 )
             except ActionError as error:
                 form.add_error("content", error.message)
