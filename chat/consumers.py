@@ -39,10 +39,12 @@ in ``chat.relay.render``. ``message.reactions`` {messageId, reactions [{emoji, c
 [rawId], names [name]}], markup} carries all of one message's reactions (replace, never add);
 a viewer who cannot see the message never gets it. Messages carry ``reply`` {id, permalink,
 name, text} or {id, permalink, hidden: true} ("a message you can't see": before the viewer's
-history, deleted or unknown) and ``mentions`` [rawId]. Bad frames (not JSON, too deep, wrong types, text that is not valid
-Unicode, NUL characters) get an error or a failed ack, and the socket keeps working. Statuses
-in failed acks follow HTTP: 400 bad frame, 403/404 refused, 409 the same send is still in
-progress, 503 busy or ACS unavailable (try again; a send with a client id is never doubled).
+history, deleted or unknown) and ``mentions`` [rawId].
+
+Bad frames (not JSON, too deep, wrong types, text that is not valid Unicode, NUL characters)
+get an error or a failed ack, and the socket keeps working. Statuses in failed acks follow HTTP:
+400 bad frame, 403/404 refused, 409 the same send is still in progress, 503 busy or ACS
+unavailable (try again; a send with a client id is never doubled).
 
 Actions run the same checks as the pages, with the user's own token, in order per connection
 but beside the live events (a slow send does not hold up what the page is shown). The work
@@ -68,9 +70,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation.trans_real import parse_accept_lang_header
 
 from chat import gateway, sessions
-from chat.actions import ActionError, ChatUnavailable, acs_call, check_text
+from chat.actions import ActionError, ChatUnavailable, acs_call, check_text, reactions
 from chat.actions import live as actions
-from chat.actions import reactions
 from chat.actions.messages import MESSAGE_MAX_LENGTH
 from chat.db import run_db
 from chat.people import load_profile, raw_id_of

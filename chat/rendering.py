@@ -212,7 +212,11 @@ def for_viewer(
     mine = bool(shown["sender"]) and shown["sender"]["rawId"] == me
     result = {**shown, "mine": mine}
     reply = shown.get("reply")
-    if reply and "createdOn" in reply and not is_visible(parse_time(reply["createdOn"]), history_start):
+    if (
+        reply
+        and "createdOn" in reply
+        and not is_visible(parse_time(reply["createdOn"]), history_start)
+    ):
         result["reply"] = {"id": reply["id"], "permalink": reply["permalink"], "hidden": True}
         del result["markup"]
         _with_markup(result)

@@ -43,7 +43,9 @@ ALLOWED_ATTRIBUTES: dict[str, set[str]] = {"a": {"href", "title"}, "span": {"dat
 ALLOWED_URL_SCHEMES: frozenset[str] = frozenset({"http", "https", "mailto"})
 
 
-def clean_html(html: str, attribute_filter: Callable[[str, str, str], str | None] | None = None) -> str:
+def clean_html(
+    html: str, attribute_filter: Callable[[str, str, str], str | None] | None = None
+) -> str:
     """Return `html` reduced to the allow-list; scripts, handlers and styles are dropped.
     `attribute_filter(tag, attribute, value)` may drop (None) or change allowed attributes."""
     return nh3.clean(

@@ -16,13 +16,13 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils.translation import gettext as _
 
+from chat import replies
 from chat.actions import ActionError, ChatUnavailable, acs_call, publish
 from chat.actions.messages import MESSAGES_PER_PAGE, MessagePage, message_page, read_receipts
 from chat.actions.participants import VisibleParticipant, fetch_participants, visible_participants
 from chat.actions.threads import ThreadAccess, access_thread
 from chat.gateway import GatewayError
 from chat.models import RelayThread, ThreadRecord
-from chat import replies
 from chat.people import Person, people_for, service_raw_id
 from chat.reactions import ReactionState, people_in, reactions_for
 from chat.relay.api import current_cursor

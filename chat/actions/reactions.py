@@ -45,7 +45,9 @@ class Reacted:
 
 def check_emoji(emoji: object) -> str:
     if not isinstance(emoji, str) or emoji not in EMOJI:
-        raise ActionError(_("Unknown reaction. Choose one of %(emoji)s.") % {"emoji": " ".join(EMOJI)})
+        raise ActionError(
+            _("Unknown reaction. Choose one of %(emoji)s.") % {"emoji": " ".join(EMOJI)}
+        )
     return emoji
 
 

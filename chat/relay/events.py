@@ -12,9 +12,11 @@ Events are stored as JSON and sent to browsers, so their ``data`` is plain data:
 | `participants.removed` | `{participants: [{raw_id, share_history_time}], initiator}` |
 | `topic.changed`        | `{topic, initiator}`                                       |
 | `receipt`              | `{reader, message_id}`                                     |
-| `message.reactions`    | `{message_id, reactions: [{emoji, users: [raw_id]}]}`: all of that message's reactions now (chat.reactions) |
+| `message.reactions`    | `{message_id, reactions: [{emoji, users: [raw_id]}]}`     |
 | `thread.deleted`       | `{initiator}`: nothing follows                             |
 | `relay.stopped`        | `{reason}`: changes made outside Kwebbel no longer arrive  |
+
+`message.reactions` carries all of one message's reactions as they are now (chat.reactions).
 
 ``at`` is when the change happened (a message's creation time; otherwise the moment it was
 observed; for `message.reactions` the message's creation time, so a viewer who cannot see the

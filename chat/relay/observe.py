@@ -37,9 +37,9 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
+from chat import replies
 from chat.models import RelayMessage, RelayThread, ThreadRecord
 from chat.reactions import reactions_for
-from chat import replies
 from chat.relay import log
 from chat.relay.events import (
     MESSAGE_ADDED,

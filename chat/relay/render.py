@@ -32,6 +32,7 @@ from django.utils import translation
 from chat import gateway, replies
 from chat.db import run_db
 from chat.people import Person, people_for, service_raw_id
+from chat.reactions import people_in, reactions_for
 from chat.relay.events import (
     MESSAGE_ADDED,
     MESSAGE_KINDS,
@@ -46,7 +47,6 @@ from chat.relay.events import (
 )
 from chat.rendering import for_viewer as message_for_viewer
 from chat.rendering import message_json, reactions_json, reactions_markup
-from chat.reactions import people_in, reactions_for
 from chat.types import Message, is_visible, parse_time, time_of_message
 
 # Rendered events kept per process: every viewer of a thread in this process asks for the same
@@ -244,7 +244,10 @@ def for_viewer(event: Event, viewer: Viewer, rendered: dict[str, Any]) -> dict[s
     """The rendered event with what differs for this viewer (no database query)."""
     if event.kind in MESSAGE_KINDS:
         return message_for_viewer(
-            rendered, thread_id=event.thread_id, me=viewer.raw_id, history_start=viewer.history_start
+            rendered,
+            thread_id=event.thread_id,
+            me=viewer.raw_id,
+            history_start=viewer.history_start,
         )
     if event.kind in PARTICIPANT_KINDS:
         return {

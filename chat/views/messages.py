@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from chat import replies
 from chat.actions import ActionError
 from chat.actions.messages import (
     access_message,
@@ -18,7 +19,6 @@ from chat.actions.messages import (
     do_delete_message,
     do_edit_message,
 )
-from chat import replies
 from chat.actions.pages import extras
 from chat.actions.participants import fetch_participants, history_start
 from chat.actions.reactions import do_react
@@ -69,7 +69,9 @@ def message_permalink(request: HttpRequest, thread_id: str, message_id: str) -> 
             "thread_id": thread_id,
             "topic": access.topic,
             "message": shown,
-            "mine_reactions": {r["emoji"] for r in shown.get("reactions", []) if access.me in r["users"]},
+            "mine_reactions": {
+                r["emoji"] for r in shown.get("reactions", []) if access.me in r["users"]
+            },
             "emoji": EMOJI,
             "can_react": shown["type"] in USER_TYPES and not shown["deletedOn"],
             "reply_form": MessageForm(initial={"reply_to": message.id}),
