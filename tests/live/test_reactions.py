@@ -36,14 +36,16 @@ def _counts(frame: dict) -> dict[str, int]:
 
 
 async def test_two_people_reacting_at_once_are_both_counted_live(people, ws, thread):
-    alice, bob, watcher = await ws(people.alice), await ws(people.bob), await ws(people.bob)
-    for socket in (alice, bob, watcher):
+    alice, bob, bob_tab = await ws(people.alice), await ws(people.bob), await ws(people.bob)
+    watcher = await ws(people.bob)
+    for socket in (alice, bob, bob_tab, watcher):
         await socket.subscribe(thread)
     message_id = await _send(alice, thread, "lunch?")
+    # One request per socket (a test socket has one reader), all at the same moment.
     acks = await asyncio.gather(
         alice.request(_react(thread, message_id, "👍", True, "a")),
         bob.request(_react(thread, message_id, "👍", True, "b")),
-        bob.request(_react(thread, message_id, "🎉", True, "c")),
+        bob_tab.request(_react(thread, message_id, "🎉", True, "c")),
     )
     assert [a["ok"] for a in acks] == [True, True, True], acks
     assert acks[0]["result"] == {"id": message_id, "emoji": "👍", "on": True}
