@@ -23,6 +23,7 @@ from chat.actions.threads import (
 )
 from chat.forms import MessageForm, NewThreadForm, ParticipantPickerForm, TopicForm
 from chat.people import service_raw_id, site_users
+from chat.reactions import EMOJI
 from chat.views import chat_view, read_cursor, report_error, safe_next, sign_cursor
 from chat.views.live import list_strings, seen_receipts, thread_strings
 
@@ -102,6 +103,7 @@ def thread_context(request: HttpRequest, thread_id: str) -> dict[str, object]:
             "participants": [{"rawId": p.raw_id, "name": p.person.name} for p in view.participants],
             "around": around if view.around_found else None,
             "maxLength": MESSAGE_MAX_LENGTH,
+            "emoji": list(EMOJI),
             "strings": thread_strings(),
         },
     }
