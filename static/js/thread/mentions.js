@@ -26,7 +26,10 @@ export class Mentions {
     editor.root.append(this.listbox);
     editor.box.setAttribute("aria-controls", this.listbox.id);
     editor.box.addEventListener("input", () => this.update());
-    editor.box.addEventListener("blur", () => setTimeout(() => this.close(), 150));
+    // Focus gone elsewhere in the page closes it (not the window losing focus: the box keeps it).
+    editor.box.addEventListener("blur", () => setTimeout(() => {
+      if (document.activeElement !== editor.box) this.close();
+    }, 150));
     // Keep the caret in the box while choosing with the mouse.
     this.listbox.addEventListener("mousedown", (event) => event.preventDefault());
     this.listbox.addEventListener("click", (event) => {

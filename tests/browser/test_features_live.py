@@ -1,0 +1,97 @@
+"""Replies, @mentions and reactions in real Chromium against a real Daphne process, each seen
+live on a second user's page."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from livesite import sqlite_database
+from tests.browser.conftest import axe_violations, screenshot
+from tests.browser.test_thread_live import clean, new_thread, open_thread, type_message
+from tests.live.harness import running_site
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def site(acs_emulator: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    work = tmp_path_factory.mktemp("live-features")
+    with running_site(acs_emulator, sqlite_database(work), work) as live:
+        yield live
+
+
+def test_reply_mention_and_react_arrive_live_on_the_other_page(browser, site):
+    seeded, thread = new_thread(site)
+    alice = open_thread(browser, site, seeded.users["alice"], thread)
+    bob = open_thread(browser, site, seeded.users["bob"], thread)
+
+    type_message(alice, "Lunch at noon?")
+    alice.keyboard.press("Enter")
+    expect(bob.locator(".msg", has_text="Lunch at noon?")).to_be_visible()
+    # The replies below quote it too: from here on it is found by its id.
+    original_id = bob.locator(".msg", has_text="Lunch at noon?").get_attribute("id")
+    original = bob.locator(f"#{original_id}")
+
+    # A reply, from the message's actions: quoted above the composer, then above the reply.
+    original.hover()
+    bob.get_by_role("button", name="Reply", exact=True).click()
+    expect(bob.locator(".chat-replying")).to_contain_text("Replying to alice: Lunch at noon?")
+    bob.keyboard.type("Yes, the usual place")
+    bob.keyboard.press("Enter")
+    expect(bob.locator(".chat-replying")).to_be_hidden()
+    reply = alice.locator(".msg", has_text="Yes, the usual place")
+    quote = reply.locator("a.msg__reply")
+    expect(quote).to_contain_text("alice")
+    expect(quote).to_contain_text("Lunch at noon?")
+    quote.click()  # jumps to the original on this page
+    expect(alice.locator(f"#{original_id}.msg--highlight")).to_be_focused()
+
+    # A mention, chosen with the keyboard from the listbox.
+    alice.click("#composer-box")
+    alice.keyboard.type("Great @b")
+    listbox = alice.locator(".mention-list[role=listbox]")
+    expect(listbox).to_be_visible()
+    expect(listbox.locator("[role=option][aria-selected=true]")).to_have_text("@bob")
+    assert axe_violations(alice) == []
+    expect(listbox).to_be_visible()
+    alice.keyboard.press("Enter")
+    expect(listbox).to_be_hidden()
+    expect(alice.locator("#composer-box [data-mention]")).to_have_text("@bob")
+    alice.keyboard.type("see you there")
+    alice.keyboard.press("Enter")
+    mentioned = bob.locator(".msg.msg--mentions-me", has_text="see you there")
+    expect(mentioned.locator(".msg__body [data-mention]")).to_have_text("@bob")
+    expect(mentioned.locator(".msg__flag--mention")).to_have_text("mentions you")
+    # Alice's own copy is not marked for her.
+    expect(alice.locator(".msg", has_text="see you there")).not_to_have_class("msg--mentions-me")
+
+    # Reactions: bob from the picker, alice with the chip; both pages count them live.
+    original.hover()
+    bob.get_by_role("button", name="React", exact=True).click()
+    picker = bob.locator(".reaction-picker[role=toolbar]")
+    expect(picker).to_be_visible()
+    assert axe_violations(bob) == []
+    picker.get_by_role("button", name="React 👍").click()
+    chip = alice.locator(f'#{original_id} button.reaction[data-emoji="👍"]')
+    expect(chip.locator(".reaction__count")).to_have_text("1")
+    expect(chip).to_have_attribute("title", "bob")
+    expect(chip).to_have_attribute("aria-pressed", "false")
+    chip.click()
+    expect(chip.locator(".reaction__count")).to_have_text("2")
+    expect(chip).to_have_attribute("aria-pressed", "true")
+    bob_chip = original.locator('button.reaction[data-emoji="👍"]')
+    expect(bob_chip.locator(".reaction__count")).to_have_text("2")
+    expect(bob_chip).to_have_attribute("aria-label", "👍 2: bob, alice")
+    bob_chip.click()  # bob takes his back
+    expect(chip.locator(".reaction__count")).to_have_text("1")
+    expect(chip).to_have_attribute("title", "alice")
+
+    screenshot(alice, "features-alice")
+    screenshot(bob, "features-bob")
+    for page in (alice, bob):
+        assert axe_violations(page) == []
+        clean(page)
