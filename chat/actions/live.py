@@ -250,6 +250,7 @@ async def do_edit_message(access: LiveAccess, message_id: str, content: str) -> 
     """Replace the content of the user's own message, keeping its format."""
     message = await _own_message(access, message_id)
     content = check_content(content, message.type)
+    content, _metadata = await aprepare(access, content, message.type, None)
     with acs_call(forbidden=_("You can only change your own messages.")):
         await access.thread.update_message(message.id, content)
     await _message_changed(access, message.id)

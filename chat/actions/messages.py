@@ -148,8 +148,11 @@ def do_send_message(
 
 
 def do_edit_message(access: ThreadAccess, message: Message, content: str) -> None:
-    """Replace the content of the user's own message, keeping its format."""
-    content = check_content(content, message.type)
+    """Replace the content of the user's own message, keeping its format (and its mentions of
+    participants only)."""
+    from chat.actions.replies import prepare  # it uses this module's checks
+
+    content, _metadata = prepare(access, check_content(content, message.type), message.type, None)
     with acs_call(forbidden=_("You can only change your own messages.")):
         access.thread.update_message(message.id, content)
     publish.message_changed(access.thread, message.id)
