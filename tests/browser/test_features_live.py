@@ -10,8 +10,14 @@ import pytest
 from playwright.sync_api import expect
 
 from livesite import sqlite_database
-from tests.browser.conftest import axe_violations, screenshot
-from tests.browser.test_thread_live import clean, new_thread, open_thread, type_message
+from tests.browser.conftest import axe_violations, screenshot, site_page
+from tests.browser.test_thread_live import (
+    CONNECTED,
+    clean,
+    new_thread,
+    open_thread,
+    type_message,
+)
 from tests.live.harness import running_site
 
 pytestmark = pytest.mark.browser
@@ -50,7 +56,12 @@ def test_reply_mention_and_react_arrive_live_on_the_other_page(browser, site):
     quote.click()  # jumps to the original on this page
     expect(alice.locator(f"#{original_id}.msg--highlight")).to_be_focused()
 
-    # A mention, chosen with the keyboard from the listbox.
+    # A mention, chosen with the keyboard from the listbox; bob's and alice's conversation lists
+    # are open too.
+    bob_list = site_page(browser, site.servers[0], seeded.users["bob"].session, "/chat/")
+    alice_list = site_page(browser, site.servers[0], seeded.users["alice"].session, "/chat/")
+    for page in (bob_list, alice_list):
+        expect(page.locator("[data-status=connected]")).to_be_attached(timeout=CONNECTED)
     alice.click("#composer-box")
     alice.keyboard.type("Great @b")
     listbox = alice.locator(".mention-list[role=listbox]")
@@ -68,6 +79,16 @@ def test_reply_mention_and_react_arrive_live_on_the_other_page(browser, site):
     expect(mentioned.locator(".msg__flag--mention")).to_have_text("mentions you")
     # Alice's own copy is not marked for her.
     expect(alice.locator(".msg", has_text="see you there")).not_to_have_class("msg--mentions-me")
+    # Bob's list counts the mention apart; alice's (her own message) shows no badge at all.
+    row = bob_list.locator(f'[data-thread-row="{thread}"]')
+    expect(row.locator("[data-mention-badge]")).to_have_text("@1")
+    expect(row.locator("[data-mention-badge]")).to_have_attribute(
+        "aria-label", "1 message mentions you"
+    )
+    alice_row = alice_list.locator(f'[data-thread-row="{thread}"]')
+    expect(alice_row.locator("[data-row-preview]")).to_contain_text("see you there")
+    assert alice_row.locator("[data-mention-badge]").count() == 0
+    assert axe_violations(bob_list) == []
 
     # Reactions: bob from the picker, alice with the chip; both pages count them live.
     original.hover()
