@@ -8,6 +8,7 @@ or removed (the user themselves included, so a conversation appears in or leaves
 new topic, a deleted thread, and the user's own read receipts (another tab has read it). A socket
 skips the inbox frames of threads it follows: it has the events themselves. A message frame
 says whether it mentions the receiving user (``mentionsMe``), so a list can count mentions.
+Reactions (``message.reactions``) reach only the pages that follow the thread, not the inbox.
 
 Recipients are the thread's members as the relay published them when the event was logged
 (``RelayThread.members``), plus those an event removes. Frames carry the thread's topic, so a

@@ -13,6 +13,7 @@ from chat.actions.threads import ParticipantChoice, access_thread
 from chat.models import Reaction
 from chat.people import raw_id_of
 from chat.relay.api import current_cursor
+from tests.fixtures.outside import sdk_thread
 from tests.live.conftest import a_later_second, run, signed_in_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -114,6 +115,12 @@ async def test_refused_reactions_say_why_and_store_nothing(people, ws, thread):
         ack = await alice.request(frame)
         assert (ack["ok"], ack["status"]) == (False, status), name
         assert words in ack["error"], (name, ack)
+    # ACS's own messages (the thread's creation announced the members) take no reactions.
+    listed = await run(lambda: list(sdk_thread(people.alice, thread).list_messages()))
+    system = next(str(m.id) for m in listed if str(getattr(m.type, "value", m.type)) != "text")
+    ack = await alice.request(_react(thread, system, "👍", True, "s"))
+    assert (ack["ok"], ack["status"]) == (False, 400)
+    assert ack["error"] == "You cannot react to this message."
     # Carol is not in the thread: to her it does not exist.
     ack = await carol.request(_react(thread, message_id, "👍", True, "7"))
     assert (ack["ok"], ack["status"], ack["error"]) == (False, 404, "No such conversation.")
