@@ -129,6 +129,8 @@ async def test_the_no_script_form_sends_a_reply(people, ws, thread):
     assert frame["data"]["reply"]["text"] == "form original"
     refused = await run(client.post, f"/chat/t/{thread}/", {"content": "x", "reply_to": "99"})
     assert refused.status_code == 400 and "can only reply" in refused.content.decode()
+    malformed = await run(client.post, f"/chat/t/{thread}/", {"content": "x", "reply_to": "9x"})
+    assert malformed.status_code == 400 and "Enter a valid value." in malformed.content.decode()
 
 
 async def test_a_mention_reaches_the_mentioned_and_not_the_others(people, ws, thread):
