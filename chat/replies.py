@@ -15,6 +15,7 @@ nothing of its content.
 from __future__ import annotations
 
 import hashlib
+import html
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -51,7 +52,8 @@ def reply_target(message: Message) -> str | None:
 
 def plain_start(body: str, kind: str, length: int = QUOTE_LENGTH) -> str:
     """The start of a message as plain text (HTML reduced to its text)."""
-    text = nh3.clean(body, tags=set()) if kind == HTML else body
+    # nh3 returns the text escaped (&amp;, &nbsp;); a quote is plain text, escaped where shown.
+    text = html.unescape(nh3.clean(body, tags=set())) if kind == HTML else body
     text = " ".join(text.split())
     return text if len(text) <= length else text[: length - 1] + "…"
 

@@ -18,6 +18,7 @@ reloads reads the list from ACS); unlike events they are not logged.
 
 from __future__ import annotations
 
+import html
 import threading
 from collections.abc import Iterable
 from typing import Any
@@ -96,7 +97,8 @@ users = _Users()
 
 def preview(body: str, kind: str) -> str:
     """The start of a message as plain text (HTML reduced to its text)."""
-    text = nh3.clean(body, tags=set()) if kind == HTML else body
+    # nh3 returns the text escaped (&amp;, &nbsp;); the preview is plain text, set as text.
+    text = html.unescape(nh3.clean(body, tags=set())) if kind == HTML else body
     text = " ".join(text.split())
     return text if len(text) <= PREVIEW_LENGTH else text[: PREVIEW_LENGTH - 1] + "…"
 

@@ -116,3 +116,35 @@ def test_reply_mention_and_react_arrive_live_on_the_other_page(browser, site):
     for page in (alice, bob):
         assert axe_violations(page) == []
         clean(page)
+
+
+def test_only_mentions_notify_when_the_user_asks_for_that(browser, site):
+    from tests.browser.test_list_live import RECORD_NOTIFICATIONS
+
+    seeded, thread = new_thread(site)
+    bob = site_page(browser, site.servers[0], seeded.users["bob"].session, "/chat/")
+    bob.context.add_init_script(RECORD_NOTIFICATIONS)
+    bob.reload()
+    expect(bob.locator("[data-status=connected]")).to_be_attached(timeout=CONNECTED)
+    only = bob.locator("[data-notify-mentions]")
+    expect(only).to_be_hidden()  # offered once notifications are on
+    bob.click("[data-notify-toggle]")
+    expect(only).to_have_attribute("aria-pressed", "false")
+    only.click()
+    expect(only).to_have_attribute("aria-pressed", "true")
+    assert axe_violations(bob) == []
+
+    alice = open_thread(browser, site, seeded.users["alice"], thread)
+    type_message(alice, "just chatting")
+    alice.keyboard.press("Enter")
+    row = bob.locator(f'[data-thread-row="{thread}"]')
+    expect(row.locator("[data-row-preview]")).to_have_text("alice: just chatting")
+    alice.keyboard.type("over to you @bo")
+    expect(alice.locator(".mention-list [role=option]")).to_have_text(["@bob"])
+    alice.keyboard.press("Tab")
+    alice.keyboard.press("Enter")
+    expect(row.locator("[data-mention-badge]")).to_have_text("@1")
+    # The plain message came first and notified nobody; the mention did.
+    notes = bob.evaluate("window.__notes")
+    assert [n["body"] for n in notes] == ["alice mentioned you: over to you @bob"]
+    assert bob.csp_violations == [] and alice.csp_violations == []

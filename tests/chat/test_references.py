@@ -72,11 +72,11 @@ def test_quotes_come_from_loaded_messages_then_the_cache_then_a_bounded_number_o
         reads.append(message_id)
         if message_id == "404":
             raise LookupError("no such message")
-        return _message(message_id, f"<b>text</b> of {message_id}", kind=HTML)
+        return _message(message_id, f"<b>text</b> &amp; of {message_id}", kind=HTML)
 
     loaded = {"1": _message("1", "loaded")}
     found = resolve(THREAD, ["1", "2", "3", "404"], loaded, fetch, max_fetches=2)
-    assert found["1"]["text"] == "loaded" and found["2"]["text"] == "text of 2"
+    assert found["1"]["text"] == "loaded" and found["2"]["text"] == "text & of 2"
     assert reads == ["2", "3"] and "404" not in found  # past the budget: left out
     again = resolve(THREAD, ["2", "3", "404"], {}, fetch, max_fetches=2)
     assert reads == ["2", "3", "404"]  # 2 and 3 from the cache

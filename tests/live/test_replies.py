@@ -145,13 +145,14 @@ async def test_a_mention_reaches_the_mentioned_and_not_the_others(people, ws, th
     bob_list, carol_list = await ws(people.bob), await ws(people.carol)
     content = (
         f'Hi <span data-mention="{bob_raw}">@Bob</span> and '
-        f'<span data-mention="{dave_raw}">@Dave</span> <b>now</b>'
+        f'<span data-mention="{dave_raw}">@Dave</span> <b>now</b> &amp; then&nbsp;'
     )
     ack = await _send(alice, thread, content, "1", format="html")
     assert ack["ok"], ack
     to_bob = await bob_list.next("inbox", kind="message", id=ack["result"]["id"])
     to_carol = await carol_list.next("inbox", kind="message", id=ack["result"]["id"])
     assert (to_bob["mentionsMe"], to_carol["mentionsMe"]) == (True, False)
+    assert to_bob["preview"] == "Hi @Bob and @Dave now & then"  # plain text, not HTML
     event = await alice.message("message.added", ack["result"]["id"])
     # Dave is not in the thread: his mention is plain text now.
     assert event["data"]["mentions"] == [bob_raw]
