@@ -111,6 +111,14 @@ def test_reply_mention_and_react_arrive_live_on_the_other_page(browser, site):
     expect(chip.locator(".reaction__count")).to_have_text("1")
     expect(chip).to_have_attribute("title", "alice")
 
+    # Alice corrects the original: bob's quote of it follows.
+    alice.locator(f"#{original_id}").hover()
+    alice.get_by_role("button", name="Edit", exact=True).click()
+    alice.locator(f"#{original_id} .msg-edit textarea").fill("Lunch at one?")
+    alice.keyboard.press("Enter")
+    bob_reply = bob.locator(".msg", has_text="Yes, the usual place")
+    expect(bob_reply.locator("a.msg__reply .msg__reply-text")).to_have_text("Lunch at one?")
+
     screenshot(alice, "features-alice")
     screenshot(bob, "features-bob")
     for page in (alice, bob):

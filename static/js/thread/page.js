@@ -146,6 +146,7 @@ export function startThread(section, page) {
       case "message.deleted":
         list.upsert(data, false);
         if (kind === "message.deleted") replies.deleted(data.id);
+        else replies.edited(data.id);
         break;
       case "message.reactions":
         reactions.apply(data);

@@ -56,6 +56,17 @@ export class Replies {
     return target;
   }
 
+  // An original was edited: quotes of it say what it says now.
+  edited(messageId) {
+    const text = (this.list.byId(messageId)?.querySelector(".msg__body")?.textContent || "").replace(/\s+/g, " ").trim();
+    if (!text) return;
+    const start = text.length > QUOTE_LENGTH ? `${text.slice(0, QUOTE_LENGTH - 1)}…` : text;
+    for (const quote of this.list.list.querySelectorAll(`a.msg__reply[data-reply-to="${CSS.escape(messageId)}"]:not(.msg__reply--hidden)`)) {
+      const shown = quote.querySelector(".msg__reply-text");
+      if (shown && quote.querySelector(".msg__reply-name")) shown.textContent = start;
+    }
+  }
+
   // An original was deleted: replies to it show nothing of it any more.
   deleted(messageId) {
     for (const quote of this.list.list.querySelectorAll(`a.msg__reply[data-reply-to="${CSS.escape(messageId)}"]`)) {
