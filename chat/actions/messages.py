@@ -127,24 +127,32 @@ def access_own_message(
     return check_own(access_message(access, message_id, history_start), access.me)
 
 
-def do_send_message(access: ThreadAccess, content: str, kind: str) -> str:
-    """Send a text or sanitised HTML message from the no-script form (ChatThread_SendChatMessage).
+def do_send_message(
+    access: ThreadAccess, content: str, kind: str, reply_to: str | None = None
+) -> str:
+    """Send a text or sanitised HTML message from the no-script form (ChatThread_SendChatMessage),
+    perhaps as a reply to `reply_to` (see ``chat.actions.replies``).
 
     Pages with a script send over the websocket instead (``chat.actions.live``), where a
     client id makes a repeated send harmless.
     """
-    content = check_content(content, kind)
+    from chat.actions.replies import prepare  # it uses this module's checks
+
+    content, metadata = prepare(access, check_content(content, kind), kind, reply_to)
     with acs_call():
         message_id = access.thread.send_message(
-            content, kind, display_name=display_name(access.user), metadata=None
+            content, kind, display_name=display_name(access.user), metadata=metadata or None
         )
     publish.message_changed(access.thread, message_id)
     return message_id
 
 
 def do_edit_message(access: ThreadAccess, message: Message, content: str) -> None:
-    """Replace the content of the user's own message, keeping its format."""
-    content = check_content(content, message.type)
+    """Replace the content of the user's own message, keeping its format (and its mentions of
+    participants only)."""
+    from chat.actions.replies import prepare  # it uses this module's checks
+
+    content, _metadata = prepare(access, check_content(content, message.type), message.type, None)
     with acs_call(forbidden=_("You can only change your own messages.")):
         access.thread.update_message(message.id, content)
     publish.message_changed(access.thread, message.id)

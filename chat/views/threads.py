@@ -23,6 +23,7 @@ from chat.actions.threads import (
 )
 from chat.forms import MessageForm, NewThreadForm, ParticipantPickerForm, TopicForm
 from chat.people import service_raw_id, site_users
+from chat.reactions import EMOJI
 from chat.views import chat_view, read_cursor, report_error, safe_next, sign_cursor
 from chat.views.live import list_strings, seen_receipts, thread_strings
 
@@ -102,6 +103,7 @@ def thread_context(request: HttpRequest, thread_id: str) -> dict[str, object]:
             "participants": [{"rawId": p.raw_id, "name": p.person.name} for p in view.participants],
             "around": around if view.around_found else None,
             "maxLength": MESSAGE_MAX_LENGTH,
+            "emoji": list(EMOJI),
             "strings": thread_strings(),
         },
     }
@@ -117,7 +119,10 @@ def thread_detail(request: HttpRequest, thread_id: str) -> HttpResponse:
         if form.is_valid():
             try:
                 message_id = do_send_message(
-                    access, form.cleaned_data["content"], form.cleaned_data["format"] or "text"
+                    access,
+                    form.cleaned_data["content"],
+                    form.cleaned_data["format"] or "text",
+                    form.cleaned_data.get("reply_to") or None,
                 )
             except ActionError as error:
                 form.add_error("content", error.message)

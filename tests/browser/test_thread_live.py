@@ -192,7 +192,9 @@ def test_edit_and_delete_in_place_are_seen_live_and_stay_out_of_the_way(browser,
     # Someone else's message offers the link only.
     theirs_on_bob = bob.locator(".msg", has_text="first try")
     theirs_on_bob.hover()
-    expect(theirs_on_bob.locator(".msg-actions button:visible")).to_have_text(["Copy link"])
+    expect(theirs_on_bob.locator(".msg-actions button:visible")).to_have_text(
+        ["Reply", "React", "Copy link"]
+    )
 
     # Edit in place: Escape cancels, Enter saves; bob sees it without reloading.
     first.locator(".msg-actions button", has_text="Edit").click()
@@ -236,11 +238,14 @@ def test_edit_and_delete_in_place_are_seen_live_and_stay_out_of_the_way(browser,
     alice.keyboard.press("ArrowUp")
     focused = alice.evaluate("document.activeElement.textContent")
     assert "second try" in focused
+    # Its actions (reply, react, copy link, edit, delete), then the composer's toolbar and box.
+    actions = alice.locator("li.msg:focus .msg-actions button:visible")
+    expect(actions).to_have_count(5)
     stops = 0
     while alice.evaluate("document.activeElement.id") != "composer-box":
         alice.keyboard.press("Tab")
         stops += 1
-        assert stops <= 5, "Tab should reach the composer after one message's actions"
+        assert stops <= 7, "Tab should reach the composer after one message's actions"
     # Copy link puts the permalink on the clipboard.
     alice.context.grant_permissions(["clipboard-read", "clipboard-write"])
     second = alice.locator(".msg", has_text="second try")

@@ -40,14 +40,14 @@ export class Outbox {
   }
 
   persist() {
-    const kept = [...this.entries.values()].map(({ clientId, content, format, state, error, retryable }) => (
-      { clientId, content, format, state, error, retryable }
+    const kept = [...this.entries.values()].map(({ clientId, content, format, replyTo, state, error, retryable }) => (
+      { clientId, content, format, replyTo, state, error, retryable }
     ));
     save(this.key, kept);
   }
 
-  add(content, format) {
-    const entry = { clientId: crypto.randomUUID(), content, format, state: "waiting" };
+  add(content, format, replyTo = null) {
+    const entry = { clientId: crypto.randomUUID(), content, format, replyTo, state: "waiting" };
     this.show(entry);
     this.persist();
     this.transmit(entry);
@@ -119,7 +119,7 @@ export class Outbox {
     this.persist();
     this.connection.send({
       action: "send", thread: this.thread, request: entry.clientId, clientId: entry.clientId,
-      content: entry.content, format: entry.format,
+      content: entry.content, format: entry.format, replyTo: entry.replyTo || undefined,
     });
     entry.timer = setTimeout(() => {
       if (entry.state === "sending") this.connection.reconnectNow();
