@@ -172,7 +172,7 @@ RELAY_LOG_KEEP = env.int("RELAY_LOG_KEEP", default=5000)
 # thread back on RELAY_POLL_INTERVAL. Off: the webhook answers 404 and polling is as before.
 RELAY_EVENTS = env.bool("RELAY_EVENTS", default=False)
 RELAY_TRUSTED_POLL_INTERVAL = env.float("RELAY_TRUSTED_POLL_INTERVAL", default=30.0)
-RELAY_TRUSTED_RECEIPTS_EVERY = env.float("RELAY_TRUSTED_RECEIPTS_EVERY", default=5.0)
+RELAY_TRUSTED_RECEIPTS_EVERY = env.float("RELAY_TRUSTED_RECEIPTS_EVERY", default=15.0)
 # The webhook's shared secret(s), comma-separated (several while rotating one): the event
 # subscription sends one as ?secret=... in its endpoint URL or as a Kwebbel-Events-Secret header.
 ACS_EVENTS_SECRETS = tuple(s for s in env.list("ACS_EVENTS_SECRET", default=[]) if s)

@@ -49,9 +49,12 @@ and turns what it reads into events:
   the change with the reads above (new messages; the newest 20, or 200, for an edit or a
   deletion), so it is published once like any other. While events arrive for a thread they are
   *trusted*: the thread is reconciled in full only every ``RELAY_TRUSTED_POLL_INTERVAL`` (30 s)
-  and its receipts read every ``RELAY_TRUSTED_RECEIPTS_EVERY`` (5 s): about 2 list-messages,
-  12 receipts and 4 other calls a minute, plus one read per event burst. A reconciliation that
-  publishes anything found a change no event announced: the thread is polled every
+  and its receipts read every ``RELAY_TRUSTED_RECEIPTS_EVERY`` (15 s; receipts sent through
+  Kwebbel are published at once anyway): 2 list-messages, 4 receipts and 4 other calls a
+  minute when idle, plus one read per event, spaced by the list budget's even pace (0.375 s)
+  so that a busy thread's events are read together rather than spending the budget. A
+  reconciliation that publishes a change older than 15 s (younger ones may have their event on
+  the way) found a change no event announced: the thread is polled every
   ``RELAY_POLL_INTERVAL`` again (logged) until its next event.
 * **Typing** cannot be read from ACS, so only Kwebbel users' typing is relayed: an unlogged
   push to the thread's open pages.

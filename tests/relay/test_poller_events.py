@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 
 import pytest
 
 from chat.relay import acs_events
+from chat.relay import poller as poller_module
 from chat.relay.poller import PAGE, ThreadPoller
 from tests.fixtures.outside import aio_sdk_thread
 from tests.relay.conftest import idle, run_sync, wait_for
@@ -84,8 +86,10 @@ async def test_an_edit_of_an_older_message_is_read_from_its_hint(events_on, user
 
 
 async def test_a_change_no_event_announced_puts_the_thread_back_on_fast_polls(
-    events_on, users, make_thread, caplog
+    events_on, users, make_thread, caplog, monkeypatch
 ):
+    # Judged at once: no grace for an event that may still be on its way (tested below).
+    monkeypatch.setattr(poller_module, "EVENTS_GRACE", timedelta(0))
     alice, bob = await run_sync(users)(2)
     thread_id = await run_sync(make_thread)(alice, bob)
     events_on.RELAY_TRUSTED_POLL_INTERVAL = 1.0
@@ -108,6 +112,33 @@ async def test_a_change_no_event_announced_puts_the_thread_back_on_fast_polls(
         # Published once, by the reconciliation.
         ids = [e.data.get("id") for e in await logged(thread_id) if e.kind == "message.added"]
         assert ids.count(silent) == 1 and ids.count(announced) == 1
+    finally:
+        await stop(task)
+
+
+async def test_a_change_seconds_old_keeps_the_events_trusted_while_its_event_may_be_on_its_way(
+    events_on, users, make_thread
+):
+    alice, bob = await run_sync(users)(2)
+    thread_id = await run_sync(make_thread)(alice, bob)
+    events_on.RELAY_TRUSTED_POLL_INTERVAL = 1.0
+    poller, task = await started(thread_id)
+    try:
+        async with aio_sdk_thread(await token_of(bob), thread_id) as bob_client:
+            first = (await bob_client.send_message("announced")).id
+            poller.hint([acs_events.MESSAGE_NEW], [first])
+            await wait_logged(thread_id, lambda e: e.data.get("id") == first, "announced")
+            late = (await bob_client.send_message("its event comes late")).id
+            # The reconciliation finds it first; then the late event, which finds nothing new.
+            await wait_logged(thread_id, lambda e: e.data.get("id") == late, "reconciled")
+            checks = poller.polls
+            await wait_for(lambda: poller.polls >= checks + 2, "later reconciliations")
+            reads = poller.hint_reads
+            poller.hint([acs_events.MESSAGE_NEW], [late])
+            await wait_for(lambda: poller.hint_reads > reads, "the late event's read")
+        assert poller.trusted and poller.fallbacks == 0
+        ids = [e.data.get("id") for e in await logged(thread_id) if e.kind == "message.added"]
+        assert ids.count(late) == 1
     finally:
         await stop(task)
 
