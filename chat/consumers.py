@@ -5,7 +5,10 @@ Protocol (JSON text frames):
 client → server
     {"action": "subscribe", "thread", "cursor": n|null, "request"?}
     {"action": "unsubscribe", "thread"}
-    {"action": "send", "thread", "request", "content", "format": "text"|"html", "clientId"?}
+    {"action": "send", "thread", "request", "content", "format": "text"|"html", "clientId"?,
+     "attachments"?: [id, ...]}: attachments are ids of the sender's own uploads to this thread
+     (POST /chat/t/<thread>/attachments/, at most 10, each sent once); with them "content" may
+     be "". The message carries them in its metadata (fileSharingMetadata).
     {"action": "edit", "thread", "request", "message", "content"}
     {"action": "delete", "thread", "request", "message"}
     {"action": "typing", "thread"}
@@ -60,6 +63,7 @@ from chat import gateway, sessions
 from chat.actions import ActionError, ChatUnavailable, acs_call, check_text
 from chat.actions import live as actions
 from chat.actions.messages import MESSAGE_MAX_LENGTH
+from chat.attachments import base_url_of_scope
 from chat.db import run_db
 from chat.people import load_profile, raw_id_of
 from chat.relay.subscription import SubscribeRefused, Subscriptions
@@ -354,7 +358,14 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def action_send(self, thread_id: str, frame: dict) -> dict:
         _require_request(frame)
-        content = _text(frame, "content", limit=MESSAGE_MAX_LENGTH)
+        # Ids of the user's uploads (POST .../attachments/); with them the text may be empty.
+        attachments = frame.get("attachments")
+        if attachments is not None and not isinstance(attachments, list):
+            raise FrameError(_("Attachments must be a list of attachment ids."))
+        if attachments and frame.get("content") == "":
+            content = ""
+        else:
+            content = _text(frame, "content", limit=MESSAGE_MAX_LENGTH)
         kind = frame.get("format", "text")
         if kind not in ("text", "html"):
             raise FrameError(_("Unknown message format."))
@@ -362,7 +373,12 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if client_id is not None and not isinstance(client_id, str):
             raise FrameError(_("Invalid client id."))
         message_id = await actions.do_send_message(
-            self._access(thread_id), content, kind, client_id
+            self._access(thread_id),
+            content,
+            kind,
+            client_id,
+            attachments=attachments,
+            base_url=base_url_of_scope(self.scope),
         )
         return {"id": message_id, "clientId": client_id}
 

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from chat import gateway
 from chat.actions import ActionError, acs_call
+from chat.actions import attachments as attachment_actions
 from chat.actions.messages import (
     CLIENT_ID_KEY,
     check_client_id,
@@ -95,23 +96,37 @@ async def _own_message(access: LiveAccess, message_id: str) -> Message:
 
 
 async def do_send_message(
-    access: LiveAccess, content: str, kind: str, client_id: str | None = None
+    access: LiveAccess,
+    content: str,
+    kind: str,
+    client_id: str | None = None,
+    *,
+    attachments: object = None,
+    base_url: str = "",
 ) -> str:
     """Send a text or sanitised HTML message (ChatThread_SendChatMessage); return its id.
 
     With a `client_id` (the sending page's id for the message) a repeated send returns the first
-    send's message instead of creating a second one: see `_send_once`.
+    send's message instead of creating a second one: see `_send_once`. `attachments` are ids of
+    the user's uploads, carried in the message's metadata (``chat.actions.attachments``).
     """
-    content = check_content(content, kind)
     client_id = check_client_id(client_id)
+    files = await run_db(
+        attachment_actions.check_for_send, access.user, access.thread_id, attachments, client_id
+    )
+    content, kind, extra = attachment_actions.with_files(
+        access.thread_id, content, kind, files, base_url
+    )
+    content = check_content(content, kind)
     if client_id is None:
-        message_id = await _send(access, content, kind, None)
+        message_id = await _send(access, content, kind, None, extra)
     else:
-        message_id = await _send_once(access, content, kind, client_id)
+        message_id = await _send_once(access, content, kind, client_id, extra)
+    await run_db(attachment_actions.mark_sent, files, message_id)
     if kind == TEXT:
         # ACS stores text as sent, so the message is known without reading it back (one ACS
         # call less before the others see it); its sequence id comes with the next poll.
-        sent = _sent_text(access, message_id, content, client_id)
+        sent = _sent_text(access, message_id, content, client_id, extra)
         await _publish(
             "a message",
             access.thread_id,
@@ -123,7 +138,13 @@ async def do_send_message(
     return message_id
 
 
-def _sent_text(access: LiveAccess, message_id: str, content: str, client_id: str | None) -> Message:
+def _sent_text(
+    access: LiveAccess,
+    message_id: str,
+    content: str,
+    client_id: str | None,
+    extra: dict[str, str] | None = None,
+) -> Message:
     """A text message as ACS has just stored it (its id is its creation time and version)."""
     return Message(
         id=message_id,
@@ -133,12 +154,18 @@ def _sent_text(access: LiveAccess, message_id: str, content: str, client_id: str
         sender_id=access.me,
         sender_display_name=display_name(access.user),
         body=content,
-        metadata={CLIENT_ID_KEY: client_id} if client_id else {},
+        metadata={**({CLIENT_ID_KEY: client_id} if client_id else {}), **(extra or {})},
     )
 
 
-async def _send(access: LiveAccess, content: str, kind: str, client_id: str | None) -> str:
-    metadata = {CLIENT_ID_KEY: client_id} if client_id else None
+async def _send(
+    access: LiveAccess,
+    content: str,
+    kind: str,
+    client_id: str | None,
+    extra: dict[str, str] | None = None,
+) -> str:
+    metadata = {**({CLIENT_ID_KEY: client_id} if client_id else {}), **(extra or {})} or None
     # ACS refuses non-participants (403): to them the thread does not exist.
     with acs_call(not_found_is_404=True):
         return await access.thread.send_message(
@@ -146,7 +173,13 @@ async def _send(access: LiveAccess, content: str, kind: str, client_id: str | No
         )
 
 
-async def _send_once(access: LiveAccess, content: str, kind: str, client_id: str) -> str:
+async def _send_once(
+    access: LiveAccess,
+    content: str,
+    kind: str,
+    client_id: str,
+    extra: dict[str, str] | None = None,
+) -> str:
     """Send at most once per (user, client id), however often the page retries.
 
     The (user, client id) pair is reserved in `SentMessage` before ACS is called. A retry that
@@ -161,7 +194,7 @@ async def _send_once(access: LiveAccess, content: str, kind: str, client_id: str
     try:
         message_id = None if reservation.fresh else await _find_client_id(access, client_id)
         if message_id is None:
-            message_id = await _send(access, content, kind, client_id)
+            message_id = await _send(access, content, kind, client_id, extra)
     except ActionError:
         # ACS refused it, so nothing was created: a corrected retry may use the id again.
         await asyncio.shield(run_db(_release, reservation, forget=True))
@@ -235,6 +268,7 @@ async def do_delete_message(access: LiveAccess, message_id: str) -> None:
     message = await _own_message(access, message_id)
     with acs_call(forbidden=_("You can only change your own messages.")):
         await access.thread.delete_message(message.id)
+    await run_db(attachment_actions.discard_message_files, access.thread_id, message.id)
     await _message_changed(access, message.id)
 
 

@@ -374,6 +374,9 @@ def do_delete_thread(access: ThreadAccess) -> None:
     with acs_call():
         chat.delete_thread(access.thread_id)
     _record_deleted(access.thread_id)
+    from chat.actions.attachments import discard_thread_files  # it imports this module
+
+    discard_thread_files(access.thread_id)
     publish.thread_deleted(access.thread_id, access.me)
 
 
