@@ -146,7 +146,7 @@ def attachment_config() -> dict[str, object]:
         "strings": {
             "remove": _("Remove"),
             "cancel": _("Cancel upload"),
-            "uploading": _("Uploading %(name)s: %(percent)s%"),
+            "uploading": _("Uploading %(name)s (%(percent)s percent)"),
             "uploaded": _("%(name)s is ready to send"),
             "failed": _("%(name)s could not be uploaded: %(error)s"),
             "tooLarge": _("“%(name)s” is too large: files can be at most %(max)s."),
