@@ -174,3 +174,43 @@ def test_refused_and_cancelled_files_are_not_sent(browser, site, acs_emulator): 
     assert file_entries(acs_emulator, seeded.users["alice"], thread) == []
     clean(alice)
     clean(bob)
+
+
+def test_without_script_the_message_form_sends_files(
+    sign_in, make_site_user, live_server, tmp_path
+):
+    from chat.actions.threads import EPOCH, ParticipantChoice, do_create_thread
+
+    alice = make_site_user("alice", first_name="Alice")
+    bob = make_site_user("bob", first_name="Bob")
+    thread = do_create_thread(
+        alice, "Plain", [ParticipantChoice(bob, EPOCH)], "no-script"
+    ).thread_id
+    photo = tmp_path / "holiday.png"
+    photo.write_bytes(base64.b64decode(png_base64()))
+    a = sign_in(alice, javascript=False)
+    b = sign_in(bob, javascript=False)
+    a.goto(f"{live_server.url}/chat/t/{thread}/")
+    a.fill("textarea[name=content]", "from the beach")
+    a.set_input_files("input[name=files]", [str(photo)])
+    with a.expect_navigation():
+        a.click("button:has-text('Send')")
+    b.goto(f"{live_server.url}/chat/t/{thread}/")
+    message = b.locator(".msg", has_text="from the beach")
+    image = message.locator("img.msg__image")
+    expect(image).to_have_attribute("alt", "holiday.png")
+    # (Script is off in these pages, so the image is fetched as the browser would.)
+    thumbnail = b.request.get(f"{live_server.url}{image.get_attribute('src')}")
+    assert thumbnail.status == 200 and thumbnail.headers["content-type"] == "image/webp"
+    # A refused file: the form says why, keeps the text, and nothing is sent.
+    bad = tmp_path / "run.exe"
+    bad.write_bytes(b"MZ")
+    a.fill("textarea[name=content]", "and this")
+    a.set_input_files("input[name=files]", [str(bad)])
+    with a.expect_navigation():
+        a.click("button:has-text('Send')")
+    expect(a.locator(".chat-error[role=alert]")).to_contain_text(
+        "Files of type “exe” cannot be sent."
+    )
+    expect(a.locator("textarea[name=content]")).to_have_value("and this")
+    assert a.csp_violations == [] and b.csp_violations == []

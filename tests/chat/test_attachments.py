@@ -105,6 +105,8 @@ def test_sent_files_are_in_the_metadata_in_the_file_sharing_shape(trio):
     assert image["Content-Type"] == "image/png"
     assert image["Content-Disposition"].startswith("inline")
     assert image["X-Content-Type-Options"] == "nosniff"
+    assert image["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    assert image["Cache-Control"] == "private, no-cache"
     text = b.get(entries[1]["url"])
     assert b"".join(text.streaming_content) == b"hello"
     assert text["Content-Disposition"] == 'attachment; filename="notes.txt"'
@@ -347,3 +349,15 @@ def test_unsent_uploads_are_cleaned_up_after_the_set_hours(trio, settings):
     assert list(Attachment.objects.values_list("name", flat=True)) == ["kept.txt"]
     assert len(stored_names(storage)) == 1
     assert a.get(reverse("chat:attachment", args=[thread_id, old])).status_code == 404
+
+
+def test_deleting_the_conversation_deletes_its_files(trio):
+    a, b, _, thread_id, *_, storage = trio
+    message_id = sent_id(send_files(a, thread_id, [SimpleUploadedFile("p.png", png_bytes())]))
+    upload(a, thread_id, "unsent.txt", b"u")
+    (url,) = file_links(thread_id, message_id)
+    assert len(stored_names(storage)) == 3
+    assert a.post(reverse("chat:delete", args=[thread_id])).status_code == 302
+    assert stored_names(storage) == []
+    assert not Attachment.objects.exists()
+    assert b.get(url).status_code == 404
