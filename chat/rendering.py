@@ -117,7 +117,7 @@ def message_json(
         # Files: only Kwebbel's own download links of this thread (chat.attachments).
         files = [] if deleted else shown_files(message.metadata, thread_id)
         base["attachments"] = files
-        if files and message.metadata.get(FILES_ONLY_KEY):
+        if files and message.metadata.get(FILES_ONLY_KEY) and not message.edited_on:
             base["html"] = base["source"] = ""  # the text only repeats the file names
         return _with_markup(base)
     if message.type in SYSTEM_TYPES:

@@ -111,8 +111,12 @@ async def do_send_message(
     the user's uploads, carried in the message's metadata (``chat.actions.attachments``).
     """
     client_id = check_client_id(client_id)
-    files = await run_db(
-        attachment_actions.check_for_send, access.user, access.thread_id, attachments, client_id
+    files = (
+        await run_db(
+            attachment_actions.check_for_send, access.user, access.thread_id, attachments, client_id
+        )
+        if attachments
+        else []  # most sends: no database round for files
     )
     content, kind, extra = attachment_actions.with_files(
         access.thread_id, content, kind, files, base_url

@@ -361,3 +361,15 @@ def test_deleting_the_conversation_deletes_its_files(trio):
     assert stored_names(storage) == []
     assert not Attachment.objects.exists()
     assert b.get(url).status_code == 404
+
+
+def test_words_added_later_to_a_files_only_message_are_shown(trio):
+    a, b, _, thread_id, *_ = trio
+    message_id = sent_id(send_files(a, thread_id, [SimpleUploadedFile("plan.pdf", b"%PDF-1.4")]))
+    response = a.post(
+        reverse("chat:edit", args=[thread_id, message_id]), {"content": "the plan, at last"}
+    )
+    assert response.status_code == 302
+    body = page(b, thread_id)
+    assert "<p>the plan, at last</p>" in body
+    assert ">plan.pdf</span>" in body
