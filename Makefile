@@ -26,7 +26,7 @@ setup: $(VENV)/.requirements-installed node_modules/.installed
 
 # Migrate, create the demo users, then the ACS emulator (unless ACS_CONNECTION_STRING is set)
 # and Daphne on http://127.0.0.1:$(PORT); Ctrl-C stops both.
-run: setup
+run: $(VENV)/.requirements-installed
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py create_demo_users
 	$(BIN)/python manage.py runkwebbel --port $(PORT) --emulator-port $(EMULATOR_PORT)

@@ -20,6 +20,9 @@ aiohttp websockets signed in by session cookie, all on this process's event loop
 * ``outside``: the same viewers on Kwebbel, but the senders send straight to ACS with their own
   tokens, so only the relay's poll can notice: time until the viewers have each message,
   against the poll interval.
+  With ``--push`` the run is made twice, polling alone and then with Event Grid's events on
+  (``RELAY_EVENTS``, the emulator subscribed to the webhook), printed side by side: delivery
+  times and the relay's ACS calls a minute per watched thread, while sending and while idle.
 * ``capacity``: idle signed-in websocket connections one Daphne process holds, and its resident
   memory per connection, at each ``--connections`` level.
 
@@ -65,6 +68,15 @@ from livesite import (  # noqa: E402
 )
 
 LIST = "ChatThread_ListChatMessages"
+# What the relay's poller calls (the emulator's operationIds).
+RELAY_READS = (
+    LIST,
+    "ChatThread_ListChatReadReceipts",
+    "ChatThread_ListChatParticipants",
+    "ChatThread_GetChatThreadProperties",
+    "ChatThread_GetChatMessage",
+)
+EVENTS_SECRET = "bench-" + os.urandom(8).hex()
 # ACS's limit on list-messages calls per thread and minute (the quickstart pattern's ceiling).
 ACS_LIST_PER_THREAD_MINUTE = 400
 CONNECT_AT_ONCE = 50  # websocket handshakes in flight at a time while connecting viewers
@@ -89,6 +101,8 @@ class Phase:
     calls: Counter[str] = field(default_factory=Counter)  # ACS calls in the window
     watched_threads: int = 0
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per process, in the window
+    idle_calls: Counter[str] = field(default_factory=Counter)  # ACS calls while nobody sends
+    idle_elapsed: float = 0.0
 
     @property
     def delivered(self) -> int:
@@ -102,6 +116,14 @@ class Phase:
 
     def ack_ms(self, p: float) -> float:
         return percentile(self.acks, p) * 1000
+
+    def relay_calls_per_thread_minute(self, *, idle: bool = False) -> float:
+        """The relay's reads of ACS (not the senders' sends) a minute per watched thread."""
+        calls, elapsed = (
+            (self.idle_calls, self.idle_elapsed) if idle else (self.calls, self.elapsed)
+        )
+        reads = sum(calls[operation] for operation in RELAY_READS)
+        return reads * 60 / elapsed / max(1, self.watched_threads) if elapsed else 0.0
 
 
 # --- Setup -----------------------------------------------------------------------------------
@@ -284,11 +306,14 @@ async def run_kwebbel(
     *,
     outside: bool,
     hostile: int = 0,
+    idle: float = 0.0,
+    name: str = "",
 ) -> Phase:
     """Viewers on websockets; senders through Kwebbel, or straight to ACS when ``outside``;
-    ``hostile`` more sockets sending malformed frames all the while."""
+    ``hostile`` more sockets sending malformed frames all the while; then, with ``idle``, that
+    many seconds of nobody sending, the viewers still watching (the ACS calls it costs)."""
     emulator = site.emulator
-    name = "straight to ACS" if outside else "Kwebbel"
+    name = name or ("straight to ACS" if outside else "Kwebbel")
     phase = Phase(f"{name}, {hostile} hostile sockets" if hostile else name)
     sent_at: dict[str, float] = {}
 
@@ -345,6 +370,12 @@ async def run_kwebbel(
         ]
         attacks = [asyncio.create_task(_hostile(h, phase, stop)) for h in hostiles]
         await _measure(site, plan, args, phase, send)
+        if idle:
+            before = _stats(emulator)
+            started = time.perf_counter()
+            await asyncio.sleep(idle)
+            phase.idle_calls = _stats(emulator) - before
+            phase.idle_elapsed = time.perf_counter() - started
         stop.set()
         await asyncio.gather(*attacks, return_exceptions=True)
         for socket in [*viewers, *sockets.values(), *hostiles]:
@@ -573,6 +604,34 @@ def outside_table(phase: Phase, interval: float) -> list[str]:
     return format_table(("figure", "messages straight to ACS"), rows)
 
 
+def push_table(polling: Phase, pushed: Phase, interval: float) -> list[str]:
+    """Messages straight to ACS, the relay polling alone and with Event Grid's events."""
+    phases = (polling, pushed)
+
+    def row(name: str, figure: Callable[[Phase], str]) -> tuple[str, ...]:
+        return (name, *(figure(p) for p in phases))
+
+    rows = [
+        row("poll interval ms", lambda p: _n(interval * 1000)),
+        *(row(f"sent-to-viewer p{q} ms", lambda p, q=q: _n(p.ms(q))) for q in (50, 95, 99)),
+        row("max ms", lambda p: _n(max(p.latencies, default=0) * 1000)),
+        row("messages sent", lambda p: str(p.sent)),
+        row("deliveries due", lambda p: str(p.expected)),
+        row("deliveries missed", lambda p: str(p.expected - p.delivered)),
+        row("errors", lambda p: str(p.errors)),
+        row(
+            "ACS calls/min per watched thread, busy",
+            lambda p: _n(p.relay_calls_per_thread_minute()),
+        ),
+        row(
+            "ACS calls/min per watched thread, idle",
+            lambda p: _n(p.relay_calls_per_thread_minute(idle=True)),
+        ),
+        row("idle window s", lambda p: _n(p.idle_elapsed)),
+    ]
+    return format_table(("figure", *(p.name for p in phases)), rows)
+
+
 def capacity_table(levels: list[Level]) -> list[str]:
     rows = [
         (
@@ -595,8 +654,12 @@ def capacity_table(levels: list[Level]) -> list[str]:
 
 
 @contextlib.contextmanager
-def _site(args: argparse.Namespace, work: Path) -> Any:
+def _site(args: argparse.Namespace, work: Path, *, push: bool = False) -> Any:
+    """The emulator and the site; with ``push``, events on and the emulator subscribed to the
+    site's webhook (the first server's; hints reach the others through Redis)."""
     settings = {"RELAY_POLL_INTERVAL": str(args.interval), "LOG_LEVEL": "WARNING"}
+    if push:
+        settings.update(RELAY_EVENTS="true", ACS_EVENTS_SECRET=EVENTS_SECRET)
     with (
         EmulatorProcess(work / "acs", extra_args=["--log-level", "WARNING"]) as emulator,
         LiveSite(
@@ -609,6 +672,12 @@ def _site(args: argparse.Namespace, work: Path) -> Any:
             production=True,
         ) as site,
     ):
+        if push:
+            url = f"{site.servers[0].url}/events/acs/?secret={EVENTS_SECRET}"
+            emulator.add_event_subscription(url, name="bench")
+            state = emulator.wait_for_subscription("bench")["provisioningState"]
+            if state != "Succeeded":
+                raise RuntimeError(f"the webhook's subscription is {state}")
         yield site
 
 
@@ -636,7 +705,33 @@ def _plot(
     print(f"wrote {path}")
 
 
+def push_compare(args: argparse.Namespace, work: Path) -> int:
+    """``outside --push``: the same run twice, polling alone then with events, side by side."""
+    plan = Plan.make(args.viewers, args.threads, args.senders)
+    phases = []
+    for push, name in ((False, "polling"), (True, "events + polling")):
+        (work / name[:7]).mkdir()
+        with _site(args, work / name[:7], push=push) as site:
+            seeded = site.seed([*plan.senders, *plan.viewers], plan.threads)
+            phase = asyncio.run(
+                run_kwebbel(site, seeded, plan, args, outside=True, idle=args.idle, name=name)
+            )
+            phases.append(phase)
+            print(f"{name}: done")
+    polling, pushed = phases
+    _plot(args, "outside-push", "sent-to-viewer", {p.name: p.latencies for p in phases})
+    print()
+    _print(push_table(polling, pushed, args.interval))
+    print()
+    _print(operations_table(phases))
+    print()
+    _print(cpu_table(phases))
+    return 1 if polling.errors or pushed.errors else 0
+
+
 def fanout(args: argparse.Namespace, work: Path, *, outside: bool) -> int:
+    if outside and getattr(args, "push", False):
+        return push_compare(args, work)
     plan = Plan.make(args.viewers, args.threads, args.senders)
     with _site(args, work) as site:
         started = time.perf_counter()
@@ -727,6 +822,15 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("--quick", action="store_true", help="a tiny run to check it works")
         if name == "hostile":
             sub.add_argument("--hostile", type=int, default=3, help="sockets sending bad frames")
+        if name == "outside":
+            sub.add_argument(
+                "--push",
+                action="store_true",
+                help="also with Event Grid's events on (RELAY_EVENTS), side by side",
+            )
+            sub.add_argument(
+                "--idle", type=float, default=90.0, help="seconds watched with nobody sending"
+            )
     sub = commands.add_parser("capacity")
     sub.add_argument("--connections", default="1000,5000", help="levels, comma-separated")
     sub.add_argument("--interval", type=float, default=1.0, help=argparse.SUPPRESS)
@@ -749,6 +853,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.quick:
         args.viewers, args.threads, args.senders = 4, 2, 2
         args.duration, args.rate, args.interval = 3.0, 2.0, 0.5
+        args.idle = 3.0
     if args.command != "capacity" and min(args.viewers, args.threads, args.senders) < 1:
         parser.error("--viewers, --threads and --senders must be at least 1")
 

@@ -6,11 +6,18 @@ client → server
     {"action": "subscribe", "thread", "cursor": n|null, "request"?}
     {"action": "unsubscribe", "thread"}
     {"action": "send", "thread", "request", "content", "format": "text"|"html", "clientId"?,
-     "attachments"?: [id, ...]}: attachments are ids of the sender's own uploads to this thread
+     "replyTo"?, "attachments"?: [id, ...]}: replyTo (a message id) makes it a reply, kept in
+     the message's ACS metadata as kwebbelReplyTo; the original must be one the sender sees.
+     Mentions in HTML (<span data-mention="rawId">@Name</span>) are kept only for the thread's
+     participants. attachments are ids of the sender's own uploads to this thread
      (POST /chat/t/<thread>/attachments/, at most 10, each sent once); with them "content" may
      be "". The message carries them in its metadata (fileSharingMetadata).
     {"action": "edit", "thread", "request", "message", "content"}
     {"action": "delete", "thread", "request", "message"}
+    {"action": "react", "thread", "request", "message", "emoji", "on": true|false}: the user's
+     reaction (one of 👍 ❤️ 😂 😮 😢 🎉) on or off; acked {id, emoji, on}. Refused: another emoji
+     (400), a message unknown (404) or not the user's to see, deleted or a system message
+     (400/404), a thread they are not in (404).
     {"action": "typing", "thread"}
     {"action": "read", "thread", "message", "request"?}
     {"action": "ping", "request"}: acked with {} (pages use it to notice a dead connection)
@@ -19,7 +26,7 @@ server → client
     resync {thread} (reload the thread); removed {thread} (access lost, nothing follows);
     deleted {thread} (the conversation was deleted, nothing follows);
     inbox {thread, topic, at, kind, ...} for the user's other threads (see chat.relay.inbox):
-        message {id, sender {rawId, name}, mine, preview}; added {me}; removed {me};
+        message {id, sender {rawId, name}, mine, preview, mentionsMe}; added {me}; removed {me};
         topic {topic}; deleted; read {id} (the user's own receipt);
     ack {request, ok: true, result} | ack {request, ok: false, error, status}; error {error}.
     A subscribe's result is {thread, cursor}, or {thread, ended: true} when a removed/deleted
@@ -31,10 +38,16 @@ close codes
     (403) for 30 s.
 
 Event kinds and their data are listed in ``chat.relay.events``; what a viewer is sent of them
-in ``chat.relay.render``. Bad frames (not JSON, too deep, wrong types, text that is not valid
-Unicode, NUL characters) get an error or a failed ack, and the socket keeps working. Statuses
-in failed acks follow HTTP: 400 bad frame, 403/404 refused, 409 the same send is still in
-progress, 503 busy or ACS unavailable (try again; a send with a client id is never doubled).
+in ``chat.relay.render``. ``message.reactions`` {messageId, reactions [{emoji, count, users
+[rawId], names [name]}], markup} carries all of one message's reactions (replace, never add);
+a viewer who cannot see the message never gets it. Messages carry ``reply`` {id, permalink,
+name, text} or {id, permalink, hidden: true} ("a message you can't see": before the viewer's
+history, deleted or unknown) and ``mentions`` [rawId].
+
+Bad frames (not JSON, too deep, wrong types, text that is not valid Unicode, NUL characters)
+get an error or a failed ack, and the socket keeps working. Statuses in failed acks follow HTTP:
+400 bad frame, 403/404 refused, 409 the same send is still in progress, 503 busy or ACS
+unavailable (try again; a send with a client id is never doubled).
 
 Actions run the same checks as the pages, with the user's own token, in order per connection
 but beside the live events (a slow send does not hold up what the page is shown). The work
@@ -60,7 +73,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation.trans_real import parse_accept_lang_header
 
 from chat import gateway, sessions
-from chat.actions import ActionError, ChatUnavailable, acs_call, check_text
+from chat.actions import ActionError, ChatUnavailable, acs_call, check_text, reactions
 from chat.actions import live as actions
 from chat.actions.messages import MESSAGE_MAX_LENGTH
 from chat.attachments import base_url_of_scope
@@ -372,11 +385,15 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         client_id = frame.get("clientId")
         if client_id is not None and not isinstance(client_id, str):
             raise FrameError(_("Invalid client id."))
+        reply_to = frame.get("replyTo")
+        if reply_to is not None and not isinstance(reply_to, str):
+            raise FrameError(_("The replyTo field must be a message id."))
         message_id = await actions.do_send_message(
             self._access(thread_id),
             content,
             kind,
             client_id,
+            reply_to,
             attachments=attachments,
             base_url=base_url_of_scope(self.scope),
         )
@@ -394,6 +411,17 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         message_id = _text(frame, "message")
         await actions.do_delete_message(await self._access_with_start(thread_id), message_id)
         return {"id": message_id}
+
+    async def action_react(self, thread_id: str, frame: dict) -> dict:
+        _require_request(frame)
+        message_id = _text(frame, "message")
+        emoji = _text(frame, "emoji", limit=16)
+        on = frame.get("on")
+        if not isinstance(on, bool):
+            raise FrameError(_("The field on must be true or false."))
+        access = await self._access_with_start(thread_id)
+        reacted = await reactions.ado_react(access, message_id, emoji, on)
+        return {"id": message_id, "emoji": emoji, "on": reacted.on}
 
     async def action_typing(self, thread_id: str, frame: dict) -> dict:
         now = time.monotonic()
@@ -445,6 +473,7 @@ ACTIONS: dict[str, Action] = {
     "send": ChatConsumer.action_send,
     "edit": ChatConsumer.action_edit,
     "delete": ChatConsumer.action_delete,
+    "react": ChatConsumer.action_react,
     "typing": ChatConsumer.action_typing,
     "read": ChatConsumer.action_read,
     "ping": ChatConsumer.action_ping,

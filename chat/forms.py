@@ -165,6 +165,8 @@ class MessageForm(forms.Form):
         required=False,
         widget=forms.HiddenInput,
     )
+    # A reply: the id of the message answered (the message page's reply form sets it).
+    reply_to = forms.RegexField(regex=r"^[0-9]{1,20}$", required=False, widget=forms.HiddenInput)
 
 
 class EditMessageForm(forms.Form):

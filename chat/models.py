@@ -188,6 +188,38 @@ class Profile(models.Model):
         return self.display_name or str(self.user)
 
 
+# --- Reactions ------------------------------------------------------------------------------------
+
+
+class Reaction(models.Model):
+    """One user's reaction to one message (chat.actions.reactions).
+
+    ACS lets only a message's sender change it (its metadata included), so reactions, which
+    every participant adds, are kept here. One row per (thread, message, user, emoji): the
+    unique constraint makes two simultaneous toggles of the same reaction one row.
+    """
+
+    chat_thread_id = models.CharField(max_length=200)
+    message_id = models.CharField(max_length=32)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_reactions"
+    )
+    emoji = models.CharField(max_length=16)
+    created_on = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["chat_thread_id", "message_id", "user", "emoji"],
+                name="reaction_once_per_user",
+            )
+        ]
+        indexes = [models.Index(fields=["chat_thread_id", "message_id"], name="reaction_message")]
+
+    def __str__(self) -> str:
+        return f"{self.message_id} {self.emoji} {self.user_id}"
+
+
 # --- Attachments ----------------------------------------------------------------------------------
 
 

@@ -8,6 +8,8 @@ allow-list through nh3, a binding of the maintained ammonia sanitiser.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import nh3
 from django.utils.html import escape, linebreaks
 
@@ -28,6 +30,8 @@ ALLOWED_TAGS: frozenset[str] = frozenset(
         "p",
         "pre",
         "s",
+        # Only as a mention: <span data-mention="raw id">@Name</span> (chat.mentions).
+        "span",
         "strong",
         "sub",
         "sup",
@@ -35,12 +39,15 @@ ALLOWED_TAGS: frozenset[str] = frozenset(
         "ul",
     }
 )
-ALLOWED_ATTRIBUTES: dict[str, set[str]] = {"a": {"href", "title"}}
+ALLOWED_ATTRIBUTES: dict[str, set[str]] = {"a": {"href", "title"}, "span": {"data-mention"}}
 ALLOWED_URL_SCHEMES: frozenset[str] = frozenset({"http", "https", "mailto"})
 
 
-def clean_html(html: str) -> str:
-    """Return `html` reduced to the allow-list; scripts, handlers and styles are dropped."""
+def clean_html(
+    html: str, attribute_filter: Callable[[str, str, str], str | None] | None = None
+) -> str:
+    """Return `html` reduced to the allow-list; scripts, handlers and styles are dropped.
+    `attribute_filter(tag, attribute, value)` may drop (None) or change allowed attributes."""
     return nh3.clean(
         html,
         tags=set(ALLOWED_TAGS),
@@ -51,6 +58,7 @@ def clean_html(html: str) -> str:
         link_rel="noopener noreferrer nofollow",
         set_tag_attribute_values={"a": {"target": "_blank"}},
         strip_comments=True,
+        attribute_filter=attribute_filter,
     )
 
 

@@ -21,6 +21,7 @@ urlpatterns = [
     path("t/<str:thread_id>/leave/", participants.thread_leave, name="leave"),
     path("t/<str:thread_id>/m/<str:message_id>/", messages.message_permalink, name="message"),
     path("t/<str:thread_id>/m/<str:message_id>/edit/", messages.message_edit, name="edit"),
+    path("t/<str:thread_id>/m/<str:message_id>/react/", messages.message_react, name="react"),
     path(
         "t/<str:thread_id>/m/<str:message_id>/delete/",
         messages.message_delete,

@@ -165,6 +165,20 @@ RELAY_DEEP_SCAN_EVERY = env.float("RELAY_DEEP_SCAN_EVERY", default=30.0)
 # Events kept per thread for resuming pages; an older cursor makes the page reload the thread.
 RELAY_LOG_KEEP = env.int("RELAY_LOG_KEEP", default=5000)
 
+# Chat events pushed by Event Grid to POST /events/acs/ (chat.views.events). With events on, a
+# watched thread whose events arrive is read when an event announces a change and otherwise
+# reconciled only every RELAY_TRUSTED_POLL_INTERVAL seconds (read receipts, which Event Grid
+# does not carry, every RELAY_TRUSTED_RECEIPTS_EVERY); a change that no event announced puts the
+# thread back on RELAY_POLL_INTERVAL. Off: the webhook answers 404 and polling is as before.
+RELAY_EVENTS = env.bool("RELAY_EVENTS", default=False)
+RELAY_TRUSTED_POLL_INTERVAL = env.float("RELAY_TRUSTED_POLL_INTERVAL", default=30.0)
+RELAY_TRUSTED_RECEIPTS_EVERY = env.float("RELAY_TRUSTED_RECEIPTS_EVERY", default=5.0)
+# The webhook's shared secret(s), comma-separated (several while rotating one): the event
+# subscription sends one as ?secret=... in its endpoint URL or as a Kwebbel-Events-Secret header.
+ACS_EVENTS_SECRETS = tuple(s for s in env.list("ACS_EVENTS_SECRET", default=[]) if s)
+if RELAY_EVENTS and not ACS_EVENTS_SECRETS:
+    raise ImproperlyConfigured("RELAY_EVENTS is on: set ACS_EVENTS_SECRET for the webhook.")
+
 # --- Auth -------------------------------------------------------------------------------------
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -1,6 +1,7 @@
 """Top-level URLs: chat (also the home page), account pages (profile included), the token
-endpoint, languages, the admin and the favicon. Error pages are templates/403.html, 404.html,
-500.html (Django's default handlers), and chat pages render their own (chat.views.chat_view)."""
+endpoint, the Event Grid webhook, languages, the admin and the favicon. Error pages are
+templates/403.html, 404.html, 500.html (Django's default handlers), and chat pages render their
+own (chat.views.chat_view)."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
@@ -11,6 +12,7 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from chat.views import events
 from chatsite import accounts
 
 
@@ -42,6 +44,8 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("tokens/", include("tokens.urls")),
+    # Event Grid's webhook for ACS chat events (machine to machine, secret in the URL or header).
+    path("events/acs/", events.acs_events, name="acs_events"),
     path("admin/", admin.site.urls),
     # Browsers ask for /favicon.ico whatever the page says; pages link the SVG itself.
     path("favicon.ico", favicon),

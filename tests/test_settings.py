@@ -23,6 +23,8 @@ SETTINGS_VARIABLES = {
     "SECURE_SSL_REDIRECT",
     "SECURE_HSTS_SECONDS",
     "SECURE_PROXY_SSL_HEADER",
+    "RELAY_EVENTS",
+    "ACS_EVENTS_SECRET",
 }
 PRODUCTION = {
     "DEBUG": "false",
@@ -81,6 +83,19 @@ def test_secret_key_is_required_without_debug():
     result = run(["manage.py", "check"], DEBUG="false", ALLOWED_HOSTS="example.com")
     assert result.returncode != 0
     assert "SECRET_KEY must be set when DEBUG is false" in result.stderr
+
+
+def test_events_need_a_secret_and_take_several_while_rotating():
+    result = run(["manage.py", "check"], RELAY_EVENTS="true")
+    assert result.returncode != 0
+    assert "RELAY_EVENTS is on: set ACS_EVENTS_SECRET" in result.stderr
+    code = "from django.conf import settings; import django; django.setup(); "
+    code += "print(settings.RELAY_EVENTS, settings.ACS_EVENTS_SECRETS)"
+    done = run(["-c", code], RELAY_EVENTS="true", ACS_EVENTS_SECRET="old,new")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "True ('old', 'new')"
+    off = run(["-c", code])
+    assert off.stdout.strip().splitlines()[-1] == "False ()"
 
 
 def test_defaults_are_sqlite_and_the_in_memory_layer():

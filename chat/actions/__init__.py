@@ -11,6 +11,7 @@ enforces membership and that only a message's sender changes it):
 | action                                   | who                                   |
 |------------------------------------------|---------------------------------------|
 | read, send, read receipts, typing       | participants                          |
+| reply to or react to a message           | participants who can see that message |
 | edit or delete a message                 | its sender                            |
 | change the topic, add people             | participants                          |
 | remove someone else                      | the thread's creator, and staff       |

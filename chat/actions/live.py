@@ -32,6 +32,7 @@ from chat.actions.messages import (
     check_own,
     check_visible,
 )
+from chat.actions.replies import aprepare
 from chat.actions.threads import check_thread_id
 from chat.db import run_db
 from chat.models import SentMessage
@@ -100,6 +101,7 @@ async def do_send_message(
     content: str,
     kind: str,
     client_id: str | None = None,
+    reply_to: str | None = None,
     *,
     attachments: object = None,
     base_url: str = "",
@@ -107,8 +109,10 @@ async def do_send_message(
     """Send a text or sanitised HTML message (ChatThread_SendChatMessage); return its id.
 
     With a `client_id` (the sending page's id for the message) a repeated send returns the first
-    send's message instead of creating a second one: see `_send_once`. `attachments` are ids of
-    the user's uploads, carried in the message's metadata (``chat.actions.attachments``).
+    send's message instead of creating a second one: see `_send_once`. With `reply_to` it
+    answers that message, and mentions are checked (``chat.actions.replies``). `attachments`
+    are ids of the user's uploads, carried in the message's metadata
+    (``chat.actions.attachments``).
     """
     client_id = check_client_id(client_id)
     files = (
@@ -118,10 +122,12 @@ async def do_send_message(
         if attachments
         else []  # most sends: no database round for files
     )
-    content, kind, extra = attachment_actions.with_files(
+    content, kind, file_metadata = attachment_actions.with_files(
         access.thread_id, content, kind, files, base_url
     )
     content = check_content(content, kind)
+    content, extra = await aprepare(access, content, kind, reply_to)
+    extra = {**extra, **file_metadata}
     if client_id is None:
         message_id = await _send(access, content, kind, None, extra)
     else:
@@ -158,7 +164,7 @@ def _sent_text(
         sender_id=access.me,
         sender_display_name=display_name(access.user),
         body=content,
-        metadata={**({CLIENT_ID_KEY: client_id} if client_id else {}), **(extra or {})},
+        metadata={**(extra or {}), **({CLIENT_ID_KEY: client_id} if client_id else {})},
     )
 
 
@@ -169,7 +175,7 @@ async def _send(
     client_id: str | None,
     extra: dict[str, str] | None = None,
 ) -> str:
-    metadata = {**({CLIENT_ID_KEY: client_id} if client_id else {}), **(extra or {})} or None
+    metadata = {**(extra or {}), **({CLIENT_ID_KEY: client_id} if client_id else {})} or None
     # ACS refuses non-participants (403): to them the thread does not exist.
     with acs_call(not_found_is_404=True):
         return await access.thread.send_message(
@@ -262,6 +268,7 @@ async def do_edit_message(access: LiveAccess, message_id: str, content: str) -> 
     """Replace the content of the user's own message, keeping its format."""
     message = await _own_message(access, message_id)
     content = check_content(content, message.type)
+    content, _metadata = await aprepare(access, content, message.type, None)
     with acs_call(forbidden=_("You can only change your own messages.")):
         await access.thread.update_message(message.id, content)
     await _message_changed(access, message.id)

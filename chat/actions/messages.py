@@ -134,18 +134,23 @@ def do_send_message(
     access: ThreadAccess,
     content: str,
     kind: str,
+    reply_to: str | None = None,
     files: Sequence[Attachment] = (),
     base_url: str = "",
 ) -> str:
-    """Send a text or sanitised HTML message from the no-script form (ChatThread_SendChatMessage).
+    """Send a text or sanitised HTML message from the no-script form (ChatThread_SendChatMessage),
+    perhaps as a reply to `reply_to` (see ``chat.actions.replies``).
 
     Pages with a script send over the websocket instead (``chat.actions.live``), where a
     client id makes a repeated send harmless. `files` are the user's uploads it carries.
     """
-    content, kind, metadata = attachment_actions.with_files(
+    from chat.actions.replies import prepare  # it uses this module's checks
+
+    content, kind, file_metadata = attachment_actions.with_files(
         access.thread_id, content, kind, list(files), base_url
     )
-    content = check_content(content, kind)
+    content, metadata = prepare(access, check_content(content, kind), kind, reply_to)
+    metadata = {**metadata, **file_metadata}
     with acs_call():
         message_id = access.thread.send_message(
             content, kind, display_name=display_name(access.user), metadata=metadata or None
@@ -156,8 +161,11 @@ def do_send_message(
 
 
 def do_edit_message(access: ThreadAccess, message: Message, content: str) -> None:
-    """Replace the content of the user's own message, keeping its format."""
-    content = check_content(content, message.type)
+    """Replace the content of the user's own message, keeping its format (and its mentions of
+    participants only)."""
+    from chat.actions.replies import prepare  # it uses this module's checks
+
+    content, _metadata = prepare(access, check_content(content, message.type), message.type, None)
     with acs_call(forbidden=_("You can only change your own messages.")):
         access.thread.update_message(message.id, content)
     publish.message_changed(access.thread, message.id)

@@ -16,6 +16,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils.translation import gettext as _
 
+from chat import replies
 from chat.actions import ActionError, ChatUnavailable, acs_call, publish
 from chat.actions.messages import MESSAGES_PER_PAGE, MessagePage, message_page, read_receipts
 from chat.actions.participants import VisibleParticipant, fetch_participants, visible_participants
@@ -23,6 +24,7 @@ from chat.actions.threads import ThreadAccess, access_thread
 from chat.gateway import GatewayError
 from chat.models import RelayThread, ThreadRecord
 from chat.people import Person, people_for, service_raw_id
+from chat.reactions import ReactionState, people_in, reactions_for
 from chat.relay.api import current_cursor
 from chat.rendering import for_viewer, message_json
 from chat.types import USER_TYPES, Message, Participant, history_start, is_visible, message_number
@@ -149,16 +151,38 @@ def thread_view(
     view.older_cursor = page.older_cursor if page else None
     if around is not None:
         view.around_found = any(m.id == around for m in messages)
+    quotes, reactions = extras(access, messages)
     ids = {p.raw_id for p in raw or []} | set(view.receipts)
     for message in messages:
         ids |= message.people()
-    view.people = people_for(ids)
+    view.people = people_for(ids | replies.senders(quotes) | people_in(reactions))
     hidden = {service_raw_id()}
     shown = (
-        message_json(m, thread_id=thread_id, people=view.people, hidden=hidden) for m in messages
+        message_json(
+            m,
+            thread_id=thread_id,
+            people=view.people,
+            hidden=hidden,
+            quotes=quotes,
+            reactions=reactions,
+        )
+        for m in messages
     )
-    view.messages = [for_viewer(m, thread_id=thread_id, me=access.me) for m in shown if m]
+    view.messages = [
+        for_viewer(m, thread_id=thread_id, me=access.me, history_start=start) for m in shown if m
+    ]
     return view
+
+
+def extras(
+    access: ThreadAccess, messages: list[Message]
+) -> tuple[dict[str, replies.Quote | None], ReactionState]:
+    """What shown messages show besides themselves: the originals their replies quote (from the
+    messages loaded, else a few GetChatMessage calls, cached) and their reactions (one query)."""
+    loaded = {m.id: m for m in messages}
+    targets = {t for m in messages if not m.deleted and (t := replies.reply_target(m))}
+    quotes = replies.resolve(access.thread_id, targets, loaded, access.thread.get_message)
+    return quotes, reactions_for(access.thread_id, loaded)
 
 
 # --- Pages that cannot be shown ---------------------------------------------------------------

@@ -42,6 +42,17 @@ and turns what it reads into events:
   viewers there and holds the thread's lock, a Redis lock with a renewed TTL when ``REDIS_URL``
   is set, an in-process one otherwise. When its last viewer leaves it stops and releases, and
   another process with viewers takes over within a lock retry (2 s).
+* **Events** (``RELAY_EVENTS``; ``hints.py``, ``acs_events.py``, the webhook in
+  ``chat/views/events.py``). Event Grid's chat events say which thread changed; the webhook hands
+  that to the thread's poller, in whatever process holds its lock, through the channel layer
+  (the poller's relay joins the thread's hint group while it polls). The poller wakes and reads
+  the change with the reads above (new messages; the newest 20, or 200, for an edit or a
+  deletion), so it is published once like any other. While events arrive for a thread they are
+  *trusted*: the thread is reconciled in full only every ``RELAY_TRUSTED_POLL_INTERVAL`` (30 s)
+  and its receipts read every ``RELAY_TRUSTED_RECEIPTS_EVERY`` (5 s): about 2 list-messages,
+  12 receipts and 4 other calls a minute, plus one read per event burst. A reconciliation that
+  publishes anything found a change no event announced: the thread is polled every
+  ``RELAY_POLL_INTERVAL`` again (logged) until its next event.
 * **Typing** cannot be read from ACS, so only Kwebbel users' typing is relayed: an unlogged
   push to the thread's open pages.
 """

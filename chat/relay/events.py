@@ -12,11 +12,15 @@ Events are stored as JSON and sent to browsers, so their ``data`` is plain data:
 | `participants.removed` | `{participants: [{raw_id, share_history_time}], initiator}` |
 | `topic.changed`        | `{topic, initiator}`                                       |
 | `receipt`              | `{reader, message_id}`                                     |
+| `message.reactions`    | `{message_id, reactions: [{emoji, users: [raw_id]}]}`     |
 | `thread.deleted`       | `{initiator}`: nothing follows                             |
 | `relay.stopped`        | `{reason}`: changes made outside Kwebbel no longer arrive  |
 
+`message.reactions` carries all of one message's reactions as they are now (chat.reactions).
+
 ``at`` is when the change happened (a message's creation time; otherwise the moment it was
-observed). A viewer whose history starts later sees none of it.
+observed; for `message.reactions` the message's creation time, so a viewer who cannot see the
+message never hears of its reactions). A viewer whose history starts later sees none of it.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ PARTICIPANTS_ADDED = "participants.added"
 PARTICIPANTS_REMOVED = "participants.removed"
 TOPIC_CHANGED = "topic.changed"
 RECEIPT = "receipt"
+MESSAGE_REACTIONS = "message.reactions"
 THREAD_DELETED = "thread.deleted"
 RELAY_STOPPED = "relay.stopped"
 
@@ -42,6 +47,7 @@ KINDS = (
     *PARTICIPANT_KINDS,
     TOPIC_CHANGED,
     RECEIPT,
+    MESSAGE_REACTIONS,
     THREAD_DELETED,
     RELAY_STOPPED,
 )

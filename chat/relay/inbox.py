@@ -6,7 +6,9 @@ to know comes as an **inbox** frame, pushed to the user's channel-layer group, w
 of the user joins (``chat.sessions``): a new message (with the start of its text), someone added
 or removed (the user themselves included, so a conversation appears in or leaves their list), a
 new topic, a deleted thread, and the user's own read receipts (another tab has read it). A socket
-skips the inbox frames of threads it follows: it has the events themselves.
+skips the inbox frames of threads it follows: it has the events themselves. A message frame
+says whether it mentions the receiving user (``mentionsMe``), so a list can count mentions.
+Reactions (``message.reactions``) reach only the pages that follow the thread, not the inbox.
 
 Recipients are the thread's members as the relay published them when the event was logged
 (``RelayThread.members``), plus those an event removes. Frames carry the thread's topic, so a
@@ -16,12 +18,14 @@ reloads reads the list from ACS); unlike events they are not logged.
 
 from __future__ import annotations
 
+import html
 import threading
 from collections.abc import Iterable
 from typing import Any
 
 import nh3
 
+from chat.mentions import has_mentions, mentioned
 from chat.relay.events import (
     MESSAGE_ADDED,
     PARTICIPANTS_ADDED,
@@ -31,6 +35,7 @@ from chat.relay.events import (
     TOPIC_CHANGED,
     Event,
 )
+from chat.sanitize import clean_html
 from chat.types import HTML, USER_TYPES
 from tokens.models import AcsIdentity
 
@@ -92,9 +97,18 @@ users = _Users()
 
 def preview(body: str, kind: str) -> str:
     """The start of a message as plain text (HTML reduced to its text)."""
-    text = nh3.clean(body, tags=set()) if kind == HTML else body
+    # nh3 returns the text escaped (&amp;, &nbsp;); the preview is plain text, set as text.
+    text = html.unescape(nh3.clean(body, tags=set())) if kind == HTML else body
     text = " ".join(text.split())
     return text if len(text) <= PREVIEW_LENGTH else text[: PREVIEW_LENGTH - 1] + "…"
+
+
+def mentions_in(data: dict[str, Any]) -> set[str]:
+    """Raw ids a logged message mentions (its body as ACS holds it, sanitised first)."""
+    body, kind = data.get("body") or "", data.get("type") or ""
+    if not has_mentions(body, kind):
+        return set()
+    return mentioned(clean_html(body), kind)
 
 
 def layer_message(event: Event, topic: str | None) -> dict[str, Any]:
@@ -120,6 +134,7 @@ def frame(event: Event, topic: str, me: str, names: dict[str, str]) -> dict[str,
     if event.kind == MESSAGE_ADDED:
         sender = data.get("sender_id")
         text = "" if data.get("deleted_on") else preview(data.get("body") or "", data["type"])
+        mentions = set() if data.get("deleted_on") else mentions_in(data)
         return {
             **base,
             "kind": "message",
@@ -127,6 +142,8 @@ def frame(event: Event, topic: str, me: str, names: dict[str, str]) -> dict[str,
             "sender": {"rawId": sender, "name": names.get(sender or "", "")},
             "mine": sender == me,
             "preview": text,
+            # The conversation list counts these apart, and notifies of them when asked to.
+            "mentionsMe": sender != me and me in mentions,
         }
     if event.kind in (PARTICIPANTS_ADDED, PARTICIPANTS_REMOVED):
         ids = [p["raw_id"] for p in data.get("participants") or []]

@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -36,12 +37,15 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
+from chat import replies
 from chat.models import RelayMessage, RelayThread, ThreadRecord
+from chat.reactions import reactions_for
 from chat.relay import log
 from chat.relay.events import (
     MESSAGE_ADDED,
     MESSAGE_DELETED,
     MESSAGE_EDITED,
+    MESSAGE_REACTIONS,
     PARTICIPANTS_ADDED,
     PARTICIPANTS_REMOVED,
     RECEIPT,
@@ -165,6 +169,8 @@ def observe_messages(thread_id: str, messages: Iterable[Message]) -> list[Event]
             if known.fingerprint != print_:
                 kind = MESSAGE_DELETED if message.deleted else MESSAGE_EDITED
                 items.append((kind, message.as_json(), message.created))
+                # Replies quoting it show what it says now (or that it is gone).
+                replies.forget(thread_id, message.id)
             known.fingerprint = print_
             known.deleted = message.deleted
             known.sequence_id = message.sequence_id or known.sequence_id
@@ -343,6 +349,20 @@ def observe_receipts(thread_id: str, receipts: Mapping[str, str]) -> list[Event]
         return log.append(row, items)
 
 
+def observe_reactions(thread_id: str, message_id: str, created: datetime | None) -> list[Event]:
+    """A message's reactions changed (in Kwebbel's database, ``chat.reactions``): publish all of
+    them as they are now, read under the thread's row lock, so of two toggles racing each other
+    the one published last carries both. ``created`` (the message's creation) is the event's
+    time: the history boundary hides it as it hides the message."""
+    with transaction.atomic():
+        row = log.locked_thread(thread_id)
+        if row.deleted_on is not None:
+            return []
+        reactions = reactions_for(thread_id, [message_id]).get(message_id, [])
+        data = {"message_id": message_id, "reactions": reactions}
+        return log.append(row, [(MESSAGE_REACTIONS, data, created)])
+
+
 def observe_thread_created(
     thread_id: str, topic: str, participants: Iterable[Participant], initiator: str
 ) -> list[Event]:
@@ -427,6 +447,7 @@ __all__ = [
     "fingerprint",
     "observe_members",
     "observe_messages",
+    "observe_reactions",
     "observe_receipts",
     "observe_service_present",
     "observe_service_removed",

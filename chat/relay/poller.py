@@ -14,11 +14,12 @@ removed outside Kwebbel) as ``relay.stopped``, and both are marked on the thread
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -28,7 +29,7 @@ from django.conf import settings
 
 from chat import gateway
 from chat.db import run_db
-from chat.relay import observe
+from chat.relay import acs_events, observe
 from chat.relay.budget import (
     GET_PROPERTIES,
     LIST_MESSAGES,
@@ -91,6 +92,7 @@ class ThreadPoller:
         self.budget = CallBudget(clock)
         self.backoff = Backoff(clock)
         self.thread_factory = thread_factory
+        self.trusted = False  # events trusted for this thread (see hint)
         # Pollers started together (many pages opening at once) would poll in step: each starts
         # at a random point of its interval instead.
         self.phase = random.random() * self.interval() if phase is None else phase
@@ -107,6 +109,38 @@ class ThreadPoller:
         self.newest_created: datetime | None = None
         self._last_receipts: float | None = None
         self._last_reconciled: float | None = None
+        # Events (chat.relay.hints): what they announced since the last read, and whether they
+        # are trusted for this thread, i.e. polled only every RELAY_TRUSTED_POLL_INTERVAL.
+        self._wake = asyncio.Event()
+        self._hinted: set[str] = set()
+        self._hinted_ids: set[str] = set()
+        self.hints = 0  # hints received
+        self.hint_reads = 0  # rounds that read what a hint announced
+        self.fallbacks = 0  # times a reconciliation found a change no event announced
+        self._last_trusted_check: float | None = None
+
+    def hint(self, kinds: Iterable[str], ids: Iterable[str] = ()) -> None:
+        """An event announced a change (kinds from ``chat.relay.acs_events``): read it now.
+
+        With ``RELAY_EVENTS`` on, it also makes the events trusted for this thread."""
+        self.hints += 1
+        self._hinted.update(kinds)
+        self._hinted_ids.update(ids)
+        if settings.RELAY_EVENTS and not self.trusted:
+            self.trust()
+        self._wake.set()
+
+    def trust(self, *, baseline: bool = False) -> None:
+        """Rely on events for this thread: reconcile every RELAY_TRUSTED_POLL_INTERVAL (the
+        first time at once, with ``baseline``: a poller that starts reads everything first)."""
+        if not self.trusted:
+            logger.info(
+                "relay: events arrive for %s; reconciling it every %.0f s",
+                self.thread_id,
+                settings.RELAY_TRUSTED_POLL_INTERVAL,
+            )
+        self.trusted = True
+        self._last_trusted_check = None if baseline else self.clock()
 
     async def run(self) -> None:
         """Poll until cancelled, or until the thread cannot be read (logged, published, then
@@ -144,12 +178,18 @@ class ThreadPoller:
     def interval(self) -> float:
         """``RELAY_POLL_INTERVAL``, but never faster than the list budget's even pace (0.375 s):
         a lower setting would spend the 10 s allowance in a burst and then go quiet."""
+        if self.trusted:
+            # Wake for the receipts (and, at its time, the reconciliation); events wake it too.
+            every = min(settings.RELAY_TRUSTED_RECEIPTS_EVERY, settings.RELAY_TRUSTED_POLL_INTERVAL)
+            return max(every, self.budget.spacing(LIST_RECEIPTS))
         return max(settings.RELAY_POLL_INTERVAL, self.budget.spacing(LIST_MESSAGES))
 
     async def _wait_until(self, deadline: float) -> None:
-        while (left := deadline - self.clock()) > 0:
+        """Sleep until the deadline, or until a hint arrives."""
+        while (left := deadline - self.clock()) > 0 and not self._wake.is_set():
             self.naps += 1
-            await asyncio.sleep(min(left, self.max_nap))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), min(left, self.max_nap))
 
     async def _call(self, operation: str, call: Callable[[], Awaitable[Any]]) -> Any:
         while (wait := max(self.backoff.wait_time(), self.budget.wait_time(operation))) > 0:
@@ -178,21 +218,84 @@ class ThreadPoller:
         return result
 
     async def poll_once(self, client: gateway.AsyncChatThread) -> list[Event]:
-        """One round: messages (with the topic and membership changes they announce), the
-        current members and topic when due, receipts when the budget allows."""
+        """One round: first what events announced since the last round; then, while events are
+        trusted, the reconciliation when due and receipts at their slower pace, otherwise a
+        poll as without events."""
+        hinted, self._hinted = self._hinted, set()
+        ids, self._hinted_ids = self._hinted_ids, set()
+        self._wake.clear()
+        events = await self._read_hinted(client, hinted, ids) if hinted else []
+        if not self.trusted:
+            return events + await self._poll_round(client)
+        now = self.clock()
+        last = self._last_trusted_check
+        if last is None or now - last >= settings.RELAY_TRUSTED_POLL_INTERVAL:
+            self._last_trusted_check = now
+            events += await self._trusted_reconcile(client, judge=last is not None)
+        if self._receipts_due(settings.RELAY_TRUSTED_RECEIPTS_EVERY):
+            self._last_receipts = self.clock()
+            events += await self._read_receipts(client)
+        return events
+
+    async def _read_hinted(
+        self, client: gateway.AsyncChatThread, kinds: set[str], ids: set[str]
+    ) -> list[Event]:
+        """Read what events announced, through the poll's own reads: new messages (and the
+        system messages that announce members and topic) since the newest seen; for edits and
+        deletions the newest PAGE whole, or DEEP_SCAN when an announced message is older."""
+        self.hint_reads += 1
+        if kinds & {acs_events.MESSAGE_CHANGED, acs_events.THREAD_DELETED}:
+            events, seen = await self._read_messages(client, (PAGE, None, False))
+            if ids - seen:
+                more, _seen = await self._read_messages(client, (DEEP_SCAN, None, True))
+                events += more
+            return events
+        if self.newest_created is None:
+            query = (PAGE, None, False)
+        else:
+            query = (PAGE, self.newest_created.replace(microsecond=0), False)
+        events, _seen = await self._read_messages(client, query)
+        return events
+
+    async def _trusted_reconcile(self, client: gateway.AsyncChatThread, judge: bool) -> list[Event]:
+        """The rare full read while events are trusted: the newest DEEP_SCAN messages, the
+        members and the topic. Whatever it publishes, no event announced (what events announce
+        was read when they arrived), so the thread goes back to polling fast, and says why.
+        Not judged on the first round, which reads what happened before anyone listened."""
+        reading = await self._read_state(client)
+        events, _seen = await self._read_messages(client, (DEEP_SCAN, None, True))
+        events += await self._reconcile(*reading)
+        self._last_deep = self._last_edits = self._last_reconciled = self.clock()
+        if judge and events:
+            self.trusted = False
+            self.fallbacks += 1
+            logger.warning(
+                "relay: %s: reconciliation found %d change(s) no event announced (%s);"
+                " polling it every %.1f s again until events arrive",
+                self.thread_id,
+                len(events),
+                ", ".join(sorted({e.kind for e in events})),
+                settings.RELAY_POLL_INTERVAL,
+            )
+        return events
+
+    def _receipts_due(self, every: float) -> bool:
+        due = self._last_receipts is None or self.clock() - self._last_receipts >= every
+        return due and self.budget.wait_time(LIST_RECEIPTS) == 0
+
+    async def _poll_round(self, client: gateway.AsyncChatThread) -> list[Event]:
+        """A poll as without events: messages (with the topic and membership changes they
+        announce), the current members and topic when due, receipts when the budget allows."""
         every = settings.RELAY_DEEP_SCAN_EVERY
         due = self._last_reconciled is None or self.clock() - self._last_reconciled >= every
         reading = await self._read_state(client) if due else None
-        events = await self._read_messages(client)
+        events, _seen = await self._read_messages(client, self._message_query())
         if reading is not None:
             events += await self._reconcile(*reading)
             self._last_reconciled = self.clock()
         # Receipts are optional each round: read them when due, evenly spaced rather than in
         # a burst that spends the 10 s allowance at once.
-        due = self._last_receipts is None or (
-            self.clock() - self._last_receipts >= self.budget.spacing(LIST_RECEIPTS)
-        )
-        if due and self.budget.wait_time(LIST_RECEIPTS) == 0:
+        if self._receipts_due(self.budget.spacing(LIST_RECEIPTS)):
             self._last_receipts = self.clock()
             events += await self._read_receipts(client)
         return events
@@ -214,8 +317,12 @@ class ThreadPoller:
             return PAGE, None, False
         return PAGE, self.newest_created.replace(microsecond=0), False
 
-    async def _read_messages(self, client: gateway.AsyncChatThread) -> list[Event]:
-        size, since, _deep = self._message_query()
+    async def _read_messages(
+        self, client: gateway.AsyncChatThread, query: tuple[int, datetime | None, bool]
+    ) -> tuple[list[Event], set[str]]:
+        """Read the messages of a query (see _message_query) and publish what changed; the
+        events and the ids read."""
+        size, since, _deep = query
         messages: list[Message] = []
         continuation: str | None = None
         for number in range(MAX_PAGES):
@@ -249,7 +356,7 @@ class ThreadPoller:
         created = [m.created for m in messages if m.created is not None]
         if created:
             self.newest_created = max(self.newest_created or created[0], *created)
-        return events
+        return events, {m.id for m in messages}
 
     async def _read_state(self, client: gateway.AsyncChatThread) -> tuple[Any, ...]:
         """The members and the topic as they are now, and where the relay stood before the

@@ -14,9 +14,12 @@ import contextlib
 import logging
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
+from channels.layers import get_channel_layer
 from django.conf import settings
 
+from chat.relay import hints
 from chat.relay.locks import LockBackend, ThreadLock, backend_from_settings
 from chat.relay.poller import ThreadPoller
 
@@ -43,6 +46,10 @@ class Relay:
         # The pollers running in this process now, by thread; and how often each was started.
         self.pollers: dict[str, ThreadPoller] = {}
         self.poller_starts: Counter[str] = Counter()
+        # Event hints (hints.py): this process's channel, in the hint group of each thread it
+        # polls, and the task that hands what arrives on it to the pollers.
+        self._hint_channel: str | None = None
+        self._hint_task: asyncio.Task[None] | None = None
 
     def viewers(self, thread_id: str) -> int:
         return self._viewers[thread_id]
@@ -80,7 +87,44 @@ class Relay:
         self._viewers.clear()
         for task in tasks:
             await _cancel(task)
+        if self._hint_task is not None:
+            await _cancel(self._hint_task)
+            self._hint_task = self._hint_channel = None
         await self._locks.close()
+
+    async def _listen_for_hints(self, thread_id: str) -> None:
+        """Join the thread's hint group (with events on), so the webhook reaches this poller."""
+        if not settings.RELAY_EVENTS:
+            return
+        layer = get_channel_layer()
+        if self._hint_channel is None:
+            # The default prefix on purpose: channels_redis reads all of a process's own
+            # channels from one Redis list, named by that prefix; another prefix would wait
+            # behind the consumers' reads and never be served.
+            self._hint_channel = await layer.new_channel()
+            self._hint_task = asyncio.create_task(
+                self._receive_hints(layer, self._hint_channel), name="relay hints"
+            )
+        await layer.group_add(hints.group(thread_id), self._hint_channel)
+
+    async def _stop_listening(self, thread_id: str) -> None:
+        if self._hint_channel is not None:
+            with contextlib.suppress(Exception):  # a layer outage must not keep the lock
+                await get_channel_layer().group_discard(hints.group(thread_id), self._hint_channel)
+
+    async def _receive_hints(self, layer: Any, channel: str) -> None:
+        while True:
+            try:
+                message = await layer.receive(channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis went away: polling carries on; try again shortly
+                logger.exception("relay: reading event hints failed")
+                await asyncio.sleep(self.lock_retry)
+                continue
+            poller = self.pollers.get(message.get("thread", ""))
+            if poller is not None and message.get("type") == hints.HINT_TYPE:
+                poller.hint(message.get("kinds", ()), message.get("ids", ()))
 
     async def _hold_and_poll(self, thread_id: str) -> None:
         lock = self._locks.lock(thread_id)
@@ -97,8 +141,11 @@ class Relay:
         """Run pollers (restarting them if they end) until the lock is lost."""
         while True:
             poller = self._poller_factory(thread_id)
+            if settings.RELAY_EVENTS and await _events_alive():
+                poller.trust(baseline=True)  # events reached the webhook lately
             self.pollers[thread_id] = poller
             self.poller_starts[thread_id] += 1
+            await self._listen_for_hints(thread_id)
             task = asyncio.create_task(poller.run(), name=f"poller {thread_id}")
             logger.info("relay: polling %s", thread_id)
             try:
@@ -110,6 +157,7 @@ class Relay:
             finally:
                 await _cancel(task)
                 self.pollers.pop(thread_id, None)
+                await self._stop_listening(thread_id)
                 logger.info("relay: stopped polling %s", thread_id)
             error = None if task.cancelled() else task.exception()
             if error is not None:
@@ -118,6 +166,13 @@ class Relay:
             pause = self.lock_retry if error is not None else RESTART_AFTER_STOP
             if not await _sleep_holding(lock, pause, self._locks.renew_every):
                 return
+
+
+async def _events_alive() -> bool:
+    try:
+        return await hints.events_alive()
+    except Exception:  # the cache is down: poll fast, the safe side
+        return False
 
 
 async def _sleep_holding(lock: ThreadLock, seconds: float, renew_every: float) -> bool:
@@ -159,3 +214,4 @@ async def reset_relay() -> None:
         await relay.stop()
     render.reset()
     inbox.users.reset()
+    hints.reset()

@@ -7,6 +7,10 @@ differs per viewer without a database query. Messages use ``chat.rendering.messa
 function the thread page uses, so a message that arrives live looks exactly like one that was
 there on load (and its ``html`` is as safe).
 
+Replies quote their original as the service identity reads it; :func:`for_viewer` hides the
+quote from a viewer whose history starts after the original. ``message.reactions`` is rendered
+with the reactors' names; its time is the message's creation.
+
 The history boundary applies to every kind: a viewer whose history starts after an event
 happened (``Event.at``; for messages their creation) never sees it, live or replayed from any
 cursor; ACS hides the same things from that participant.
@@ -25,10 +29,14 @@ from typing import Any
 
 from django.utils import translation
 
+from chat import gateway, replies
 from chat.db import run_db
 from chat.people import Person, people_for, service_raw_id
+from chat.reactions import people_in, reactions_for
 from chat.relay.events import (
+    MESSAGE_ADDED,
     MESSAGE_KINDS,
+    MESSAGE_REACTIONS,
     PARTICIPANT_KINDS,
     RECEIPT,
     RELAY_STOPPED,
@@ -38,7 +46,7 @@ from chat.relay.events import (
     Event,
 )
 from chat.rendering import for_viewer as message_for_viewer
-from chat.rendering import message_json
+from chat.rendering import message_json, reactions_json, reactions_markup
 from chat.types import Message, is_visible, parse_time, time_of_message
 
 # Rendered events kept per process: every viewer of a thread in this process asks for the same
@@ -124,8 +132,28 @@ def _render(event: Event) -> dict[str, Any] | None:
     kind, data = event.kind, event.data
     if kind in MESSAGE_KINDS:
         message = Message.from_json(data)
-        people = _cache.people(message.people())
-        return message_json(message, thread_id=event.thread_id, people=people, hidden={hidden})
+        quotes = _quotes(event.thread_id, message)
+        # A new message has no reactions yet; an edited one keeps its own.
+        state = {} if kind == MESSAGE_ADDED else reactions_for(event.thread_id, [message.id])
+        people = _cache.people(message.people() | replies.senders(quotes) | people_in(state))
+        return message_json(
+            message,
+            thread_id=event.thread_id,
+            people=people,
+            hidden={hidden},
+            quotes=quotes,
+            reactions=state,
+        )
+    if kind == MESSAGE_REACTIONS:
+        message_id = str(data.get("message_id") or "")
+        entries = data.get("reactions") or []
+        people = _cache.people(people_in({message_id: entries}))
+        shown = reactions_json(entries, people)
+        return {
+            "messageId": message_id,
+            "reactions": shown,
+            "markup": reactions_markup(message_id, shown),
+        }
     if kind in PARTICIPANT_KINDS:
         ids = [r for r in _participant_ids(data) if r != hidden]
         if not ids:
@@ -149,6 +177,17 @@ def _render(event: Event) -> dict[str, Any] | None:
     if kind == RELAY_STOPPED:
         return {"reason": data.get("reason") or ""}
     return None
+
+
+def _quotes(thread_id: str, message: Message) -> dict[str, replies.Quote | None]:
+    """The original a reply quotes, read as the service identity (which sees the whole thread;
+    whether this viewer may see it is decided in :func:`for_viewer`)."""
+    target = replies.reply_target(message)
+    if target is None or message.deleted:
+        return {}
+    return replies.resolve(
+        thread_id, [target], {}, lambda m: gateway.service_thread(thread_id).get_message(m)
+    )
 
 
 def _key(event: Event) -> tuple[str, int, str]:
@@ -204,7 +243,12 @@ def visible_to(event: Event, viewer: Viewer) -> bool:
 def for_viewer(event: Event, viewer: Viewer, rendered: dict[str, Any]) -> dict[str, Any]:
     """The rendered event with what differs for this viewer (no database query)."""
     if event.kind in MESSAGE_KINDS:
-        return message_for_viewer(rendered, thread_id=event.thread_id, me=viewer.raw_id)
+        return message_for_viewer(
+            rendered,
+            thread_id=event.thread_id,
+            me=viewer.raw_id,
+            history_start=viewer.history_start,
+        )
     if event.kind in PARTICIPANT_KINDS:
         return {
             "participants": [

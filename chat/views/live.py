@@ -25,6 +25,7 @@ def connection_strings() -> dict[str, str]:
         "you": _("You"),
         "newMessageFrom": _("New message from %(name)s"),
         "tooLong": _("Too long by %(count)s."),
+        "mentionedBy": _("%(name)s mentioned you"),
     }
 
 
@@ -33,6 +34,8 @@ def list_strings() -> dict[str, str]:
     return {
         **connection_strings(),
         "noMatch": _("No conversation matches “%(term)s”."),
+        "mentionOne": _("1 message mentions you"),
+        "mentionMany": _("%(count)s messages mention you"),
     }
 
 
@@ -93,6 +96,13 @@ def thread_strings() -> dict[str, str]:
         "code": _("Code"),
         "linkPrompt": _("Link address"),
         "addLink": _("Add link"),
+        "reply": _("Reply"),
+        "react": _("React"),
+        "cancelReply": _("Cancel the reply"),
+        "replyingTo": _("Replying to"),
+        "replyHidden": _("Reply to a message you can't see"),
+        "mentionSomeone": _("Mention someone"),
+        "mentionsYou": _("mentions you"),
     }
 
 

@@ -23,6 +23,7 @@ from chat.actions.threads import (
 )
 from chat.forms import MessageForm, NewThreadForm, ParticipantPickerForm, TopicForm
 from chat.people import service_raw_id, site_users
+from chat.reactions import EMOJI
 from chat.views import chat_view, read_cursor, report_error, safe_next, sign_cursor
 from chat.views.attachments import attachment_config, attachment_context, upload_with_form
 from chat.views.attachments import base_url as attachment_base_url
@@ -106,6 +107,7 @@ def thread_context(request: HttpRequest, thread_id: str) -> dict[str, object]:
             "participants": [{"rawId": p.raw_id, "name": p.person.name} for p in view.participants],
             "around": around if view.around_found else None,
             "maxLength": MESSAGE_MAX_LENGTH,
+            "emoji": list(EMOJI),
             "strings": thread_strings(),
         },
     }
@@ -127,6 +129,7 @@ def thread_detail(request: HttpRequest, thread_id: str) -> HttpResponse:
                     access,
                     form.cleaned_data["content"],
                     form.cleaned_data["format"] or "text",
+                    form.cleaned_data.get("reply_to") or None,
                     files,
                     attachment_base_url(request),
                 )

@@ -13,7 +13,7 @@ import pytest
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "kwebbel.py"
 NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.own_site]
 
 
 def run(*args: str) -> tuple[str, dict[str, list[list[str]]]]:
@@ -81,6 +81,26 @@ def test_outside_prints_delivery_times_against_the_poll_interval() -> None:
     # Sent straight to ACS: Kwebbel itself sent nothing and only its poller listed messages.
     assert "ChatThread_GetChatMessage" not in operations, output
     assert float(operations["ChatThread_ListChatMessages"][0]) > 0, output
+
+
+def test_outside_push_prints_polling_and_events_side_by_side() -> None:
+    output, tables = run("outside", "--quick", "--push")
+    assert tables["figure"][0] == ["figure", "polling", "events + polling"], output
+    figures = rows(tables["figure"])
+    for name in (
+        "sent-to-viewer p50 ms",
+        "sent-to-viewer p95 ms",
+        "sent-to-viewer p99 ms",
+        "ACS calls/min per watched thread, busy",
+        "ACS calls/min per watched thread, idle",
+    ):
+        assert all(NUMBER.match(cell) for cell in figures[name]), (name, output)
+    assert figures["messages sent"] == ["12", "12"], output
+    assert figures["deliveries missed"] == ["0", "0"], output
+    assert figures["errors"] == ["0", "0"], output
+    # Both runs read through the relay's poller, which lists messages in both.
+    operations = rows(tables["ACS calls/min by operation"])
+    assert all(float(cell) > 0 for cell in operations["ChatThread_ListChatMessages"][:2]), output
 
 
 def test_capacity_holds_every_connection_and_reports_memory() -> None:

@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.own_site
+
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "emulator.py"
 NUMBER = re.compile(r"^\d+(\.\d+)?$")
 

@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import axe_violations, screenshot
 from tests.browser.test_thread_live import acs_thread, clean, new_thread, open_thread, site  # noqa: F401
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.own_site]
 
 
 def png_base64() -> str:

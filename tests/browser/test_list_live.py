@@ -15,7 +15,7 @@ from livesite import Thread, sqlite_database
 from tests.browser.conftest import DESKTOP, PHONE, axe_violations, screenshot, site_page
 from tests.live.harness import running_site
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.own_site]
 
 # Records the notifications the page shows (the browser's own would need a display).
 RECORD_NOTIFICATIONS = """

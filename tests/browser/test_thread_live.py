@@ -20,7 +20,7 @@ from livesite import Thread, sqlite_database
 from tests.browser.conftest import DESKTOP, PHONE, axe_violations, screenshot, site_page
 from tests.live.harness import running_site
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.own_site]
 
 CONNECTED = 15_000
 _topics = itertools.count(1)
@@ -142,6 +142,15 @@ def test_rich_text_typing_seen_by_and_what_screen_readers_hear(browser, site, ac
     alice.keyboard.type("two")
     alice.keyboard.press("Control+Enter")
     expect(bob.locator(".msg__body ul li")).to_have_count(2)
+    # A link from the keyboard: a bare address becomes https.
+    type_message(alice, "see ")
+    alice.keyboard.press("Control+k")
+    alice.locator(".rich-link input").fill("example.com/docs")
+    alice.keyboard.press("Enter")
+    alice.keyboard.press("Enter")
+    linked = bob.locator(".msg", has_text="see example.com/docs")
+    expect(linked.locator(".msg__body a")).to_have_attribute("href", "https://example.com/docs")
+    expect(linked.locator(".msg__body a")).to_have_text("example.com/docs")
     paste(
         alice,
         html='<p>Pasted <strong>strong</strong> <span style="color:red">red</span>'
@@ -183,7 +192,9 @@ def test_edit_and_delete_in_place_are_seen_live_and_stay_out_of_the_way(browser,
     # Someone else's message offers the link only.
     theirs_on_bob = bob.locator(".msg", has_text="first try")
     theirs_on_bob.hover()
-    expect(theirs_on_bob.locator(".msg-actions button:visible")).to_have_text(["Copy link"])
+    expect(theirs_on_bob.locator(".msg-actions button:visible")).to_have_text(
+        ["Reply", "React", "Copy link"]
+    )
 
     # Edit in place: Escape cancels, Enter saves; bob sees it without reloading.
     first.locator(".msg-actions button", has_text="Edit").click()
@@ -227,11 +238,14 @@ def test_edit_and_delete_in_place_are_seen_live_and_stay_out_of_the_way(browser,
     alice.keyboard.press("ArrowUp")
     focused = alice.evaluate("document.activeElement.textContent")
     assert "second try" in focused
+    # Its actions (reply, react, copy link, edit, delete), then the composer's toolbar and box.
+    actions = alice.locator("li.msg:focus .msg-actions button:visible")
+    expect(actions).to_have_count(5)
     stops = 0
     while alice.evaluate("document.activeElement.id") != "composer-box":
         alice.keyboard.press("Tab")
         stops += 1
-        assert stops <= 5, "Tab should reach the composer after one message's actions"
+        assert stops <= 7, "Tab should reach the composer after one message's actions"
     # Copy link puts the permalink on the clipboard.
     alice.context.grant_permissions(["clipboard-read", "clipboard-write"])
     second = alice.locator(".msg", has_text="second try")

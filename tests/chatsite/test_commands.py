@@ -56,7 +56,7 @@ def port_open(port: int) -> bool:
 
 
 @pytest.mark.slow
-def test_runkwebbel_serves_the_site_with_the_emulator_and_stops_both(tmp_path):
+def test_runkwebbel_serves_the_site_with_the_emulator_and_its_events_and_stops_both(tmp_path):
     env = {
         k: v
         for k, v in os.environ.items()
@@ -90,6 +90,11 @@ def test_runkwebbel_serves_the_site_with_the_emulator_and_stops_both(tmp_path):
             output += line
         assert f"http://127.0.0.1:{port}/" in output
         assert "alice  / alice-demo-pw" in output
+        # The emulator's chat events go to the webhook, which took the handshake with the
+        # run's own secret and refuses a request without it.
+        webhook = f"http://127.0.0.1:{port}/events/acs/"
+        assert f"Chat events from the emulator go to {webhook} (Succeeded)" in output
+        assert requests.post(webhook, json=[], timeout=10).status_code == 401
 
         base = f"http://127.0.0.1:{port}"
         session = requests.Session()

@@ -17,7 +17,7 @@ from azure.communication.chat import ChatClient, CommunicationTokenCredential
 from livesite import Thread, sqlite_database
 from tests.live.harness import running_site
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.own_site]
 WAIT = 20.0
 
 

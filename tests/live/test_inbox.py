@@ -34,6 +34,7 @@ async def test_a_new_message_reaches_the_inboxes_of_members_not_following_the_th
         "sender": {"rawId": await run(raw_id_of, people.alice), "name": "Alice"},
         "mine": False,
         "preview": "lunch at 12?",
+        "mentionsMe": False,
     }
     # The sender's own socket follows the thread: it gets the event, not an inbox frame.
     await alice.message("message.added", ack["result"]["id"])

@@ -64,7 +64,7 @@ SETTINGS = {
     "LOG_LEVEL": "WARNING",
 }
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.own_site]
 
 
 class Stream:

@@ -27,7 +27,7 @@ import pytest
 from livesite import ChatSocket, Thread, postgres_database
 from tests.live.harness import running_site, wait_for
 
-pytestmark = [pytest.mark.redis, pytest.mark.postgres]
+pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.own_site]
 
 REDIS_DB = 11
 LIST = "ChatThread_ListChatMessages"

@@ -1,14 +1,27 @@
-"""Run Kwebbel locally: the ACS emulator (unless ACS is configured) and Daphne, until Ctrl-C."""
+"""Run Kwebbel locally: the ACS emulator (unless ACS is configured) and Daphne, until Ctrl-C.
+
+With the emulator, its chat events are pushed to Kwebbel's webhook (``/events/acs/``): the
+command makes a secret for the run, starts Daphne with ``RELAY_EVENTS`` on and that secret, and
+once Daphne answers subscribes the webhook (``?secret=...`` in its URL) under one name, so each
+run replaces the last run's subscription. ``--no-events`` keeps polling alone.
+"""
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from chatsite.management.commands.create_demo_users import logins_text
+
+# One subscription name for every run: a new run (new secret) updates it.
+EVENTS_SUBSCRIPTION = "kwebbel-dev"
 
 
 class Command(BaseCommand):
@@ -26,6 +39,11 @@ class Command(BaseCommand):
             default=str(settings.BASE_DIR / ".acs-emulator"),
             help="Where the emulator keeps its CA, key and data (reused between runs).",
         )
+        parser.add_argument(
+            "--no-events",
+            action="store_true",
+            help="Do not subscribe Kwebbel to the emulator's chat events (polling only).",
+        )
 
     def handle(self, *args, **options) -> None:
         # SIGTERM (e.g. from a process manager) stops everything just like Ctrl-C.
@@ -40,6 +58,10 @@ class Command(BaseCommand):
                 emulator = self._start_emulator(options)
                 env["ACS_CONNECTION_STRING"] = emulator.connection_string
                 env["ACS_CA_BUNDLE"] = str(emulator.ca_bundle)
+                if not options["no_events"]:
+                    secret = secrets.token_urlsafe(24)
+                    env["RELAY_EVENTS"] = "true"
+                    env["ACS_EVENTS_SECRET"] = secret
             daphne = subprocess.Popen(
                 [
                     sys.executable,
@@ -55,6 +77,8 @@ class Command(BaseCommand):
                 env=env,
             )
             url = f"http://{options['host']}:{options['port']}/"
+            if emulator is not None and not options["no_events"]:
+                self._subscribe(emulator, daphne, url, env["ACS_EVENTS_SECRET"])
             self.stdout.write(
                 self.style.SUCCESS(f"\nKwebbel is starting on {url}")
                 + f"\nSign in with:\n{logins_text()}\nPress Ctrl-C to stop.\n"
@@ -94,6 +118,23 @@ class Command(BaseCommand):
             ) from exc
         self.stdout.write(f"ACS emulator ready at {emulator.endpoint}")
         return emulator
+
+    def _subscribe(self, emulator, daphne: subprocess.Popen, url: str, secret: str) -> None:
+        """Once Daphne answers, point the emulator's chat events at the webhook."""
+        deadline = time.monotonic() + 60
+        while daphne.poll() is None and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(url + "accounts/login/", timeout=2):
+                    break
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.2)
+        else:
+            self.stderr.write("Daphne did not answer: chat events are not subscribed.")
+            return
+        webhook = f"{url}events/acs/?secret={secret}"
+        emulator.add_event_subscription(webhook, name=EVENTS_SUBSCRIPTION)
+        state = emulator.wait_for_subscription(EVENTS_SUBSCRIPTION)["provisioningState"]
+        self.stdout.write(f"Chat events from the emulator go to {url}events/acs/ ({state}).")
 
 
 def _raise_keyboard_interrupt(signum, frame) -> None:

@@ -63,16 +63,25 @@ export class Notifier {
   constructor(me, strings) {
     this.key = storeKey(me, "notify");
     this.strings = strings;
+    this.mentionsKey = storeKey(me, "notify-mentions");
     this.toggle = document.querySelector("[data-notify-toggle]");
+    this.mentionsToggle = document.querySelector("[data-notify-mentions]");
     this.supported = "Notification" in window;
     if (this.toggle && this.supported) {
       this.toggle.hidden = false;
       this.toggle.addEventListener("click", () => this.flip());
+      this.mentionsToggle?.addEventListener("click", () => {
+        save(this.mentionsKey, !this.mentionsOnly);
+        this.render();
+      });
       this.render();
     }
   }
 
   get wanted() { return load(this.key, false) === true; }
+
+  // Only messages that mention the user notify (the other messages still count as unread).
+  get mentionsOnly() { return load(this.mentionsKey, false) === true; }
 
   get enabled() { return this.supported && this.wanted && Notification.permission === "granted"; }
 
@@ -96,14 +105,18 @@ export class Notifier {
     this.toggle.setAttribute("aria-pressed", String(on));
     this.toggle.textContent = on ? this.strings.notifyOn : this.strings.notifyOff;
     this.toggle.title = blocked ? this.strings.notifyBlocked : "";
+    if (this.mentionsToggle) {
+      this.mentionsToggle.hidden = !on;
+      this.mentionsToggle.setAttribute("aria-pressed", String(this.mentionsOnly));
+    }
   }
 
-  // A message from someone else: {thread, topic, sender, preview, url}.
-  message({ thread, topic, sender, preview, url }) {
-    if (!this.enabled) return;
+  // A message from someone else: {thread, topic, sender, preview, url, mention}.
+  message({ thread, topic, sender, preview, url, mention = false }) {
+    if (!this.enabled || (this.mentionsOnly && !mention)) return;
     try {
       const note = new Notification(topic || fill(this.strings.newMessageFrom, { name: sender }), {
-        body: `${sender}: ${preview}`,
+        body: mention ? `${fill(this.strings.mentionedBy, { name: sender })}: ${preview}` : `${sender}: ${preview}`,
         tag: thread,
         lang: document.documentElement.lang || undefined,
       });

@@ -11,7 +11,7 @@ import { RichEditor } from "./editor.js";
 const LONG_PRESS_MS = 500;
 
 export class MessageActions {
-  constructor({ list, strings, thread, connection, maxLength }) {
+  constructor({ list, strings, thread, connection, maxLength, onReply = null, reactions = null }) {
     this.list = list;
     this.strings = strings;
     this.thread = thread;
@@ -20,10 +20,15 @@ export class MessageActions {
     this.bar = el("div", "msg-actions");
     this.bar.setAttribute("role", "toolbar");
     this.bar.setAttribute("aria-label", strings.messageActions);
+    // Reply and react (replies.js, reactions.js): on every message that is not deleted.
+    this.reactions = reactions;
+    this.replyButton = button(strings.reply, "", () => onReply?.(this.current));
+    this.reactButton = button(strings.react, "", () => this.openPicker(this.current));
+    this.reactButton.setAttribute("aria-haspopup", "true");
     this.copyButton = button(strings.copyLink, "", () => this.copyLink());
     this.editButton = button(strings.edit, "", () => this.startEdit(this.current));
     this.deleteButton = button(strings.delete, "msg-actions__danger", () => this.confirmDelete(this.current));
-    this.bar.append(this.copyButton, this.editButton, this.deleteButton);
+    this.bar.append(this.replyButton, this.reactButton, this.copyButton, this.editButton, this.deleteButton);
     this.current = null;
     this.enabled = true;
     const root = list.list;
@@ -52,7 +57,11 @@ export class MessageActions {
     if (!node || !this.enabled || node.classList.contains("msg--system")) return;
     if (node.classList.contains("is-editing") || node.querySelector(".msg-confirm")) return;
     this.current = node;
+    for (const open of this.list.list.querySelectorAll(".reaction-picker")) if (!node.contains(open)) open.remove();
     const mine = this.editable(node);
+    const live = !node.classList.contains("msg--deleted");
+    this.replyButton.hidden = !live || !this.reactions;
+    this.reactButton.hidden = !live || !this.reactions;
     this.editButton.hidden = !mine;
     this.deleteButton.hidden = !mine;
     if (this.bar.parentNode !== node) node.append(this.bar);
@@ -116,6 +125,17 @@ export class MessageActions {
       }
     });
     root.addEventListener("contextmenu", (event) => { if (event.target.closest(".msg.is-active")) event.preventDefault(); });
+  }
+
+  openPicker(node) {
+    if (!node || !this.reactions) return;
+    node.querySelector(".reaction-picker")?.remove();
+    const picker = this.reactions.picker(node, (cancelled) => {
+      picker.remove();
+      (cancelled ? this.reactButton : node).focus();
+    });
+    this.bar.after(picker);
+    picker.querySelector("button")?.focus();
   }
 
   async copyLink() {

@@ -4,13 +4,14 @@
 import { el, fill } from "../lib/dom.js";
 import { load, remove, save, storeKey } from "../lib/store.js";
 import { RichEditor } from "./editor.js";
+import { Mentions } from "./mentions.js";
 
 // ACS allows five typing notifications per user and thread per 10 s.
 const TYPING_EVERY_MS = 8000;
 const DRAFT_SAVE_MS = 400;
 
 export class Composer {
-  constructor({ form, me, thread, strings, maxLength, onSend, onTyping, onEditLast, attachments }) {
+  constructor({ form, me, thread, strings, maxLength, onSend, onTyping, onEditLast, people, onEscape, attachments }) {
     this.form = form;
     this.attachments = attachments; // the files for the next message (attachments.js), if any
     this.strings = strings;
@@ -35,6 +36,9 @@ export class Composer {
       onKey: (event) => this.keys(event),
     });
     this.editor.box.id = "composer-box";
+    // @mentions of the thread's participants (people(): [{rawId, name}]).
+    this.mentions = people ? new Mentions({ editor: this.editor, people, me, strings }) : null;
+    this.onEscape = onEscape || (() => false);
     area.hidden = true;
     area.removeAttribute("data-limit");
     area.nextElementSibling?.classList.contains("chat-count") && area.nextElementSibling.remove();
@@ -54,6 +58,8 @@ export class Composer {
   }
 
   keys(event) {
+    if (this.mentions?.keys(event)) return true;
+    if (event.key === "Escape" && this.onEscape()) { event.preventDefault(); return true; }
     if (event.key === "ArrowUp" && this.editor.isEmpty() && !event.shiftKey) {
       if (this.onEditLast()) { event.preventDefault(); return true; }
     }

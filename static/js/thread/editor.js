@@ -21,7 +21,7 @@ const DROP = new Set([
   "OBJECT", "EMBED", "SVG", "MATH", "IMG", "PICTURE", "VIDEO", "AUDIO", "CANVAS", "BUTTON",
   "INPUT", "SELECT", "TEXTAREA", "FORM",
 ]);
-const FORMATTING = "b,i,s,u,a,ul,ol,code,pre,blockquote,sub,sup";
+const FORMATTING = "b,i,s,u,a,ul,ol,code,pre,blockquote,sub,sup,span[data-mention]";
 const SAFE_URL = /^(https?:|mailto:)/i;
 
 // Formatting some editors write as styles (Google Docs: <span style="font-weight:700">).
@@ -40,6 +40,14 @@ function cleanInto(source, target) {
       continue;
     }
     if (node.nodeType !== Node.ELEMENT_NODE || DROP.has(node.tagName)) continue;
+    if (node.tagName === "SPAN" && node.dataset.mention) {
+      // A mention (mentions.js): kept as the server's sanitiser keeps it.
+      const mention = document.createElement("span");
+      mention.dataset.mention = node.dataset.mention;
+      mention.textContent = node.textContent;
+      target.append(mention);
+      continue;
+    }
     const normalWeight = /font-weight:\s*(normal|[1-4]00)/i.test(node.getAttribute(STYLE) || "");
     let tag = KEEP[node.tagName] ?? styled(node);
     if (tag === "b" && normalWeight) tag = null; // Google Docs wraps everything in <b style=normal>
@@ -200,7 +208,10 @@ export class RichEditor {
     input.setAttribute("aria-label", this.strings.linkPrompt);
     const done = () => { form.remove(); this.linkForm = null; this.box.focus(); };
     const add = () => {
-      const url = input.value.trim();
+      const typed = input.value.trim();
+      let url = typed;
+      // "example.com/page" means https://example.com/page, as in every other editor.
+      if (/^[^\s:/@]+\.[^\s:/@]+(\/\S*)?$/.test(url)) url = `https://${url}`;
       if (!SAFE_URL.test(url)) { input.setAttribute("aria-invalid", "true"); input.focus(); return; }
       done();
       const sel = document.getSelection();
@@ -209,7 +220,7 @@ export class RichEditor {
       if (!range || range.collapsed) {
         const a = document.createElement("a");
         a.href = url;
-        a.textContent = url;
+        a.textContent = typed;
         const r = range || document.createRange();
         if (!range) { r.selectNodeContents(this.box); r.collapse(false); }
         r.insertNode(a);

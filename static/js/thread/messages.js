@@ -130,6 +130,7 @@ export class MessageList {
     let lastDay = null;
     for (const node of this.list.querySelectorAll(":scope > li.msg")) {
       node.classList.toggle("msg--mine", this.isMine(node));
+      this.markMention(node);
       const when = new Date(node.dataset.created);
       const valid = !Number.isNaN(when.getTime());
       const day = valid ? dayKey(when) : lastDay;
@@ -151,6 +152,16 @@ export class MessageList {
       previous = node;
     }
     this.updateSeen();
+  }
+
+  // A message that mentions the viewer (chat/mentions.py): marked, and said in words.
+  markMention(node) {
+    const me = this.me && node.querySelector(`.msg__body [data-mention="${CSS.escape(this.me)}"]`);
+    const mentionsMe = Boolean(me) && !this.isMine(node) && !node.dataset.pending;
+    node.classList.toggle("msg--mentions-me", mentionsMe);
+    const flag = node.querySelector(".msg__flag--mention");
+    if (mentionsMe && !flag) node.querySelector(".msg__meta")?.append(" ", el("span", "msg__flag msg__flag--mention", this.strings.mentionsYou));
+    else if (!mentionsMe && flag) flag.remove();
   }
 
   // "Seen by" under the newest shown message each reader has read (never their own), as the

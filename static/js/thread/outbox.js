@@ -40,14 +40,14 @@ export class Outbox {
   }
 
   persist() {
-    const kept = [...this.entries.values()].map(({ clientId, content, format, state, error, retryable, files }) => (
-      { clientId, content, format, state, error, retryable, files }
+    const kept = [...this.entries.values()].map(({ clientId, content, format, replyTo, state, error, retryable, files }) => (
+      { clientId, content, format, replyTo, state, error, retryable, files }
     ));
     save(this.key, kept);
   }
 
-  add(content, format, files = []) {
-    const entry = { clientId: crypto.randomUUID(), content, format, state: "waiting", files };
+  add(content, format, replyTo = null, files = []) {
+    const entry = { clientId: crypto.randomUUID(), content, format, replyTo, state: "waiting", files };
     this.show(entry);
     this.persist();
     this.transmit(entry);
@@ -120,7 +120,7 @@ export class Outbox {
     this.persist();
     this.connection.send({
       action: "send", thread: this.thread, request: entry.clientId, clientId: entry.clientId,
-      content: entry.content, format: entry.format,
+      content: entry.content, format: entry.format, replyTo: entry.replyTo || undefined,
       ...(entry.files?.length ? { attachments: entry.files.map((f) => f.id) } : {}),
     });
     entry.timer = setTimeout(() => {

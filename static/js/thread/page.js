@@ -11,7 +11,9 @@ import { Attachments, imageViewer } from "./attachments.js";
 import { Composer } from "./composer.js";
 import { MessageList } from "./messages.js";
 import { Outbox } from "./outbox.js";
+import { Reactions } from "./reactions.js";
 import { ReadReceipts } from "./receipts.js";
+import { Replies } from "./replies.js";
 
 const TYPING_SHOWN_MS = 6000;
 
@@ -44,14 +46,20 @@ export function startThread(section, page) {
       if (state === "signedOut") signedOut();
     },
   });
+  const reactions = new Reactions({
+    list, connection, thread, me: page.me, strings, emoji: config.emoji,
+  });
+  reactions.mark(list.list);
   const actions = new MessageActions({
     list, strings, thread, connection, maxLength: config.maxLength,
+    onReply: (node) => replies.start(node),
+    reactions,
   });
   const receipts = new ReadReceipts({
     list, connection, thread, myRead: idNumber(config.myRead),
     onRead: () => { unread.set(thread, 0); hiddenNew = 0; showTitle(); },
   });
-  list.onNewNode = (node) => { receipts.observe(node); actions.resetRoving(); };
+  list.onNewNode = (node) => { receipts.observe(node); actions.resetRoving(); reactions.mark(node); };
   for (const node of list.items()) receipts.observe(node);
   actions.resetRoving();
   const outbox = new Outbox({
@@ -68,14 +76,17 @@ export function startThread(section, page) {
   const composer = new Composer({
     attachments,
     form, me: page.me, thread, strings, maxLength: config.maxLength,
-    onSend: (content, format, files) => outbox.add(content, format, files),
+    onSend: (content, format, files) => outbox.add(content, format, replies.take(), files),
     onTyping: () => connection.send({ action: "typing", thread }),
     onEditLast: () => {
       const last = actions.lastOwn();
       if (last) actions.startEdit(last);
       return Boolean(last);
     },
+    people: () => [...members].map(([rawId, name]) => ({ rawId, name })),
+    onEscape: () => { if (!replies.target) return false; replies.cancel(); return true; },
   });
+  const replies = new Replies({ list, composer, strings });
   outbox.restore();
 
   // --- Where the page opens ------------------------------------------------------------
@@ -142,6 +153,11 @@ export function startThread(section, page) {
       case "message.edited":
       case "message.deleted":
         list.upsert(data, false);
+        if (kind === "message.deleted") replies.deleted(data.id);
+        else replies.edited(data.id);
+        break;
+      case "message.reactions":
+        reactions.apply(data);
         break;
       case "receipt":
         if (data.me) receipts.confirmed(idNumber(data.messageId));
@@ -170,11 +186,12 @@ export function startThread(section, page) {
 
   function fromSomeoneElse(data, node) {
     const text = node.querySelector(".msg__body")?.textContent.trim() || "";
+    const mention = (data.mentions || []).includes(page.me);
     list.announce(`${data.sender.name}: ${text}`);
     if (document.visibilityState !== "visible") {
       hiddenNew += 1;
       showTitle();
-      notifier.message({ thread, topic: config.topic, sender: data.sender.name, preview: text });
+      notifier.message({ thread, topic: config.topic, sender: data.sender.name, preview: text, mention });
     }
   }
 
@@ -185,7 +202,7 @@ export function startThread(section, page) {
       unread.add(frame.thread);
       notifier.message({
         thread: frame.thread, topic: frame.topic, sender: frame.sender.name, preview: frame.preview,
-        url: `/chat/t/${encodeURIComponent(frame.thread)}/`,
+        url: `/chat/t/${encodeURIComponent(frame.thread)}/`, mention: frame.mentionsMe,
       });
     } else if (frame.kind === "read" || (frame.kind === "message" && frame.mine)) {
       unread.set(frame.thread, 0);

@@ -31,12 +31,21 @@ export function startList(section, page) {
   unread.onChange(() => title.show(unread.total()));
   title.show(unread.total());
 
-  function setBadge(r, count) {
+  function setBadge(r, count, mentions = 0) {
     r.dataset.unread = String(count);
+    r.dataset.mentions = String(count > 0 ? mentions : 0);
     r.classList.toggle("is-unread", count > 0);
     const badge = r.querySelector("[data-row-badge]");
     badge.replaceChildren();
     if (count > 0) badge.append(el("span", "chat-badge", String(count)));
+    // Messages that mention the user, counted apart (inbox frames say so: mentionsMe).
+    if (count > 0 && mentions > 0) {
+      const at = el("span", "chat-badge chat-badge--mention", `@${mentions}`);
+      at.dataset.mentionBadge = "";
+      at.title = fill(mentions === 1 ? strings.mentionOne : strings.mentionMany, { count: mentions });
+      at.setAttribute("aria-label", at.title);
+      badge.append(at);
+    }
     unread.set(r.dataset.threadRow, count);
   }
 
@@ -51,12 +60,13 @@ export function startList(section, page) {
     time.dataset.localTime = "short";
     when.replaceChildren(time);
     localiseTimes(when);
-    setBadge(r, frame.mine ? 0 : (Number(r.dataset.unread) || 0) + 1);
+    const mentions = (Number(r.dataset.mentions) || 0) + (frame.mentionsMe ? 1 : 0);
+    setBadge(r, frame.mine ? 0 : (Number(r.dataset.unread) || 0) + 1, frame.mine ? 0 : mentions);
     listEl().prepend(r); // newest activity first
     if (!frame.mine) {
       notifier.message({
         thread: frame.thread, topic: frame.topic, sender: frame.sender.name, preview: frame.preview,
-        url: r.querySelector("a").getAttribute("href"),
+        url: r.querySelector("a").getAttribute("href"), mention: frame.mentionsMe,
       });
     }
   }

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('chat', '0004_profile'),
+        ('chat', '0005_reactions'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
