@@ -6,9 +6,12 @@ client → server
     {"action": "subscribe", "thread", "cursor": n|null, "request"?}
     {"action": "unsubscribe", "thread"}
     {"action": "send", "thread", "request", "content", "format": "text"|"html", "clientId"?,
-     "replyTo"?}: replyTo (a message id) makes it a reply, kept in the message's ACS metadata
-     as kwebbelReplyTo; the original must be one the sender sees. Mentions in HTML
-     (<span data-mention="rawId">@Name</span>) are kept only for the thread's participants.
+     "replyTo"?, "attachments"?: [id, ...]}: replyTo (a message id) makes it a reply, kept in
+     the message's ACS metadata as kwebbelReplyTo; the original must be one the sender sees.
+     Mentions in HTML (<span data-mention="rawId">@Name</span>) are kept only for the thread's
+     participants. attachments are ids of the sender's own uploads to this thread
+     (POST /chat/t/<thread>/attachments/, at most 10, each sent once); with them "content" may
+     be "". The message carries them in its metadata (fileSharingMetadata).
     {"action": "edit", "thread", "request", "message", "content"}
     {"action": "delete", "thread", "request", "message"}
     {"action": "react", "thread", "request", "message", "emoji", "on": true|false}: the user's
@@ -73,6 +76,7 @@ from chat import gateway, sessions
 from chat.actions import ActionError, ChatUnavailable, acs_call, check_text, reactions
 from chat.actions import live as actions
 from chat.actions.messages import MESSAGE_MAX_LENGTH
+from chat.attachments import base_url_of_scope
 from chat.db import run_db
 from chat.people import load_profile, raw_id_of
 from chat.relay.subscription import SubscribeRefused, Subscriptions
@@ -367,7 +371,14 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def action_send(self, thread_id: str, frame: dict) -> dict:
         _require_request(frame)
-        content = _text(frame, "content", limit=MESSAGE_MAX_LENGTH)
+        # Ids of the user's uploads (POST .../attachments/); with them the text may be empty.
+        attachments = frame.get("attachments")
+        if attachments is not None and not isinstance(attachments, list):
+            raise FrameError(_("Attachments must be a list of attachment ids."))
+        if attachments and frame.get("content") == "":
+            content = ""
+        else:
+            content = _text(frame, "content", limit=MESSAGE_MAX_LENGTH)
         kind = frame.get("format", "text")
         if kind not in ("text", "html"):
             raise FrameError(_("Unknown message format."))
@@ -378,7 +389,13 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if reply_to is not None and not isinstance(reply_to, str):
             raise FrameError(_("The replyTo field must be a message id."))
         message_id = await actions.do_send_message(
-            self._access(thread_id), content, kind, client_id, reply_to
+            self._access(thread_id),
+            content,
+            kind,
+            client_id,
+            reply_to,
+            attachments=attachments,
+            base_url=base_url_of_scope(self.scope),
         )
         return {"id": message_id, "clientId": client_id}
 

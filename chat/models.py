@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -217,3 +218,29 @@ class Reaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.message_id} {self.emoji} {self.user_id}"
+
+
+# --- Attachments ----------------------------------------------------------------------------------
+
+
+class Attachment(models.Model):
+    """A file uploaded to a thread; the bytes are in the ``attachments`` storage, the message that
+    carries it (its ``fileSharingMetadata``) in ACS. ``message_id`` is empty until it is sent."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    chat_thread_id = models.CharField(max_length=200, db_index=True)
+    message_id = models.CharField(max_length=32, blank=True, default="", db_index=True)
+    uploader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    storage_name = models.CharField(max_length=255)
+    thumbnail_name = models.CharField(max_length=255, blank=True, default="")
+    created_on = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.id})"
+
+    @property
+    def is_image(self) -> bool:
+        return bool(self.thumbnail_name)

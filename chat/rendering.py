@@ -22,6 +22,7 @@ from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
 
 from chat.actions.messages import CLIENT_ID_KEY
+from chat.attachments import FILES_ONLY_KEY, shown_files
 from chat.mentions import mentioned
 from chat.people import Person
 from chat.reactions import ReactionState
@@ -128,6 +129,11 @@ def message_json(
                 ),
             }
         )
+        # Files: only Kwebbel's own download links of this thread (chat.attachments).
+        files = [] if deleted else shown_files(message.metadata, thread_id)
+        base["attachments"] = files
+        if files and message.metadata.get(FILES_ONLY_KEY) and not message.edited_on:
+            base["html"] = base["source"] = ""  # the text only repeats the file names
         return _with_markup(base)
     if message.type in SYSTEM_TYPES:
         words = system_text(message, people, hidden)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from chat.views import messages, participants, staff, threads
+from chat.views import attachments, messages, participants, staff, threads
 
 app_name = "chat"
 
@@ -26,5 +26,17 @@ urlpatterns = [
         "t/<str:thread_id>/m/<str:message_id>/delete/",
         messages.message_delete,
         name="delete_message",
+    ),
+    # Files and images in messages (chat.views.attachments).
+    path("t/<str:thread_id>/attachments/", attachments.attachment_upload, name="attachments"),
+    path(
+        "t/<str:thread_id>/attachments/<uuid:attachment_id>/",
+        attachments.attachment_download,
+        name="attachment",
+    ),
+    path(
+        "t/<str:thread_id>/attachments/<uuid:attachment_id>/thumbnail/",
+        attachments.attachment_thumbnail,
+        name="attachment_thumbnail",
     ),
 ]

@@ -215,6 +215,35 @@ STORAGES = {
         )
     },
 }
+
+# --- Attachments (files and images in messages; served only through Kwebbel's download view,
+# which checks access every time, so the folder or container is never public) ---------------
+
+ATTACHMENTS_ROOT = env.path("ATTACHMENTS_ROOT", default=BASE_DIR / "media" / "attachments")
+# Azure Blob Storage instead of the folder when a connection string is given.
+ATTACHMENTS_AZURE_CONNECTION_STRING = env.str("ATTACHMENTS_AZURE_CONNECTION_STRING", default="")
+ATTACHMENTS_AZURE_CONTAINER = env.str("ATTACHMENTS_AZURE_CONTAINER", default="attachments")
+ATTACHMENTS_MAX_BYTES = env.int("ATTACHMENTS_MAX_BYTES", default=25 * 1024 * 1024)
+ATTACHMENTS_PER_MESSAGE = env.int("ATTACHMENTS_PER_MESSAGE", default=10)
+# Uploads not sent in a message within this many hours are deleted (cleanup_attachments, and
+# on the fly with each upload).
+ATTACHMENTS_UNSENT_HOURS = env.int("ATTACHMENTS_UNSENT_HOURS", default=24)
+if ATTACHMENTS_AZURE_CONNECTION_STRING:
+    STORAGES["attachments"] = {
+        "BACKEND": "storages.backends.azure_storage.AzureStorage",
+        "OPTIONS": {
+            "connection_string": ATTACHMENTS_AZURE_CONNECTION_STRING,
+            "azure_container": ATTACHMENTS_AZURE_CONTAINER,
+            "overwrite_files": False,
+        },
+    }
+else:
+    STORAGES["attachments"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        # No base_url: nothing is served from the folder directly.
+        "OPTIONS": {"location": str(ATTACHMENTS_ROOT), "base_url": None},
+    }
+
 # In development WhiteNoise serves straight from the app and project static directories.
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG

@@ -310,6 +310,8 @@ class LiveSite:
             production=production,
             static_root=self.work_dir / "static",
         )
+        # Uploaded files stay in the site's own folder (settings may name another storage).
+        self.env.setdefault("ATTACHMENTS_ROOT", str(self.work_dir / "attachments"))
         self.servers = [
             DaphneServer(self.env, self.work_dir / f"daphne-{n}.log") for n in range(servers)
         ]

@@ -18,6 +18,11 @@ enforces membership and that only a message's sender changes it):
 | leave                                    | every participant                     |
 | delete the conversation                  | the thread's creator, and staff       |
 | remove Kwebbel's service identity        | nobody                                |
+| upload files; send them in a message     | participants (their own uploads only) |
+| download a file                          | participants who see its message, staff |
+
+A file is served only while its message exists and lies in the viewer's history, asked of ACS
+on each download (``chat.actions.attachments``).
 
 Staff also manage every thread Kwebbel created from the staff page, as the service identity.
 """

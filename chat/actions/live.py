@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from chat import gateway
 from chat.actions import ActionError, acs_call
+from chat.actions import attachments as attachment_actions
 from chat.actions.messages import (
     CLIENT_ID_KEY,
     check_client_id,
@@ -101,20 +102,37 @@ async def do_send_message(
     kind: str,
     client_id: str | None = None,
     reply_to: str | None = None,
+    *,
+    attachments: object = None,
+    base_url: str = "",
 ) -> str:
     """Send a text or sanitised HTML message (ChatThread_SendChatMessage); return its id.
 
     With a `client_id` (the sending page's id for the message) a repeated send returns the first
     send's message instead of creating a second one: see `_send_once`. With `reply_to` it
-    answers that message, and mentions are checked (``chat.actions.replies``).
+    answers that message, and mentions are checked (``chat.actions.replies``). `attachments`
+    are ids of the user's uploads, carried in the message's metadata
+    (``chat.actions.attachments``).
     """
-    content = check_content(content, kind)
     client_id = check_client_id(client_id)
+    files = (
+        await run_db(
+            attachment_actions.check_for_send, access.user, access.thread_id, attachments, client_id
+        )
+        if attachments
+        else []  # most sends: no database round for files
+    )
+    content, kind, file_metadata = attachment_actions.with_files(
+        access.thread_id, content, kind, files, base_url
+    )
+    content = check_content(content, kind)
     content, extra = await aprepare(access, content, kind, reply_to)
+    extra = {**extra, **file_metadata}
     if client_id is None:
         message_id = await _send(access, content, kind, None, extra)
     else:
         message_id = await _send_once(access, content, kind, client_id, extra)
+    await run_db(attachment_actions.mark_sent, files, message_id)
     if kind == TEXT:
         # ACS stores text as sent, so the message is known without reading it back (one ACS
         # call less before the others see it); its sequence id comes with the next poll.
@@ -261,6 +279,7 @@ async def do_delete_message(access: LiveAccess, message_id: str) -> None:
     message = await _own_message(access, message_id)
     with acs_call(forbidden=_("You can only change your own messages.")):
         await access.thread.delete_message(message.id)
+    await run_db(attachment_actions.discard_message_files, access.thread_id, message.id)
     await _message_changed(access, message.id)
 
 

@@ -6,6 +6,7 @@ The websocket's message actions are in ``chat.actions.live``; both use the check
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,7 +14,9 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 
 from chat.actions import ActionError, acs_call, check_text, publish
+from chat.actions import attachments as attachment_actions
 from chat.actions.threads import ThreadAccess
+from chat.models import Attachment
 from chat.people import display_name
 from chat.sanitize import clean_html, html_has_text
 from chat.types import HTML, USER_TYPES, Message, is_visible, latest_receipts
@@ -128,21 +131,31 @@ def access_own_message(
 
 
 def do_send_message(
-    access: ThreadAccess, content: str, kind: str, reply_to: str | None = None
+    access: ThreadAccess,
+    content: str,
+    kind: str,
+    reply_to: str | None = None,
+    files: Sequence[Attachment] = (),
+    base_url: str = "",
 ) -> str:
     """Send a text or sanitised HTML message from the no-script form (ChatThread_SendChatMessage),
     perhaps as a reply to `reply_to` (see ``chat.actions.replies``).
 
     Pages with a script send over the websocket instead (``chat.actions.live``), where a
-    client id makes a repeated send harmless.
+    client id makes a repeated send harmless. `files` are the user's uploads it carries.
     """
     from chat.actions.replies import prepare  # it uses this module's checks
 
+    content, kind, file_metadata = attachment_actions.with_files(
+        access.thread_id, content, kind, list(files), base_url
+    )
     content, metadata = prepare(access, check_content(content, kind), kind, reply_to)
+    metadata = {**metadata, **file_metadata}
     with acs_call():
         message_id = access.thread.send_message(
             content, kind, display_name=display_name(access.user), metadata=metadata or None
         )
+    attachment_actions.mark_sent(list(files), message_id)
     publish.message_changed(access.thread, message_id)
     return message_id
 
@@ -162,6 +175,7 @@ def do_delete_message(access: ThreadAccess, message: Message) -> None:
     """Delete the user's own message (ACS keeps a tombstone with `deletedOn`)."""
     with acs_call(forbidden=_("You can only change your own messages.")):
         access.thread.delete_message(message.id)
+    attachment_actions.discard_message_files(access.thread_id, message.id)
     publish.message_changed(access.thread, message.id)
 
 

@@ -381,6 +381,10 @@ def _record_deleted(thread_id: str) -> None:
     ThreadRecord.objects.filter(chat_thread_id=thread_id, deleted_on__isnull=True).update(
         deleted_on=timezone.now()
     )
+    # The conversation's files go with it.
+    from chat.actions.attachments import discard_thread_files  # it imports this module
+
+    discard_thread_files(thread_id)
 
 
 # Staff actions: done with Kwebbel's service identity, which is a participant of every

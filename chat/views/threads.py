@@ -25,6 +25,8 @@ from chat.forms import MessageForm, NewThreadForm, ParticipantPickerForm, TopicF
 from chat.people import service_raw_id, site_users
 from chat.reactions import EMOJI
 from chat.views import chat_view, read_cursor, report_error, safe_next, sign_cursor
+from chat.views.attachments import attachment_config, attachment_context, upload_with_form
+from chat.views.attachments import base_url as attachment_base_url
 from chat.views.live import list_strings, seen_receipts, thread_strings
 
 
@@ -94,7 +96,9 @@ def thread_context(request: HttpRequest, thread_id: str) -> dict[str, object]:
         "is_newest_page": cursor is None,
         "around": around,
         "around_found": view.around_found,
+        **attachment_context(),
         "live": {
+            "files": attachment_config(),
             "thread": thread_id,
             "topic": access.topic,
             "cursor": view.live_cursor,
@@ -116,13 +120,18 @@ def thread_detail(request: HttpRequest, thread_id: str) -> HttpResponse:
     form = MessageForm(request.POST or None)
     if request.method == "POST":
         access = access_thread(request.user, thread_id)
+        with_files = bool(request.FILES.getlist("files"))
+        form.fields["content"].required = not with_files  # files alone make a message
         if form.is_valid():
             try:
+                files = upload_with_form(request, access) if with_files else []
                 message_id = do_send_message(
                     access,
                     form.cleaned_data["content"],
                     form.cleaned_data["format"] or "text",
                     form.cleaned_data.get("reply_to") or None,
+                    files,
+                    attachment_base_url(request),
                 )
             except ActionError as error:
                 form.add_error("content", error.message)

@@ -11,8 +11,9 @@ const TYPING_EVERY_MS = 8000;
 const DRAFT_SAVE_MS = 400;
 
 export class Composer {
-  constructor({ form, me, thread, strings, maxLength, onSend, onTyping, onEditLast, people, onEscape }) {
+  constructor({ form, me, thread, strings, maxLength, onSend, onTyping, onEditLast, people, onEscape, attachments }) {
     this.form = form;
+    this.attachments = attachments; // the files for the next message (attachments.js), if any
     this.strings = strings;
     this.maxLength = maxLength;
     this.onSend = onSend;
@@ -94,14 +95,21 @@ export class Composer {
   }
 
   submit() {
-    if (this.disabled || this.editor.isEmpty()) return;
-    const { content, format } = this.editor.value();
+    const files = this.attachments?.ready() ?? [];
+    if (this.attachments?.busy()) {
+      this.error.textContent = this.attachments.strings.stillUploading;
+      this.error.hidden = false;
+      return;
+    }
+    if (this.disabled || (this.editor.isEmpty() && !files.length)) return;
+    const { content, format } = this.editor.isEmpty() ? { content: "", format: "text" } : this.editor.value();
     if (content.length > this.maxLength) {
       this.error.textContent = fill(this.strings.tooLong, { count: (content.length - this.maxLength).toLocaleString(document.documentElement.lang) });
       this.error.hidden = false;
       return;
     }
-    this.onSend(content, format);
+    this.onSend(content, format, files);
+    this.attachments?.clear();
     this.editor.clear();
     clearTimeout(this.draftTimer);
     remove(this.draftKey);

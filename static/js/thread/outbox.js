@@ -40,14 +40,14 @@ export class Outbox {
   }
 
   persist() {
-    const kept = [...this.entries.values()].map(({ clientId, content, format, replyTo, state, error, retryable }) => (
-      { clientId, content, format, replyTo, state, error, retryable }
+    const kept = [...this.entries.values()].map(({ clientId, content, format, replyTo, state, error, retryable, files }) => (
+      { clientId, content, format, replyTo, state, error, retryable, files }
     ));
     save(this.key, kept);
   }
 
-  add(content, format, replyTo = null) {
-    const entry = { clientId: crypto.randomUUID(), content, format, replyTo, state: "waiting" };
+  add(content, format, replyTo = null, files = []) {
+    const entry = { clientId: crypto.randomUUID(), content, format, replyTo, state: "waiting", files };
     this.show(entry);
     this.persist();
     this.transmit(entry);
@@ -74,6 +74,7 @@ export class Outbox {
     body.dir = "auto";
     if (entry.format === "html") body.append(cleanHtml(entry.content));
     else body.append(el("p", "", entry.content));
+    if (entry.files?.length) body.append(el("p", "msg__pending-files", entry.files.map((f) => f.name).join(", ")));
     bubble.append(body);
     item.append(bubble, el("p", "msg__state"));
     return item;
@@ -120,6 +121,7 @@ export class Outbox {
     this.connection.send({
       action: "send", thread: this.thread, request: entry.clientId, clientId: entry.clientId,
       content: entry.content, format: entry.format, replyTo: entry.replyTo || undefined,
+      ...(entry.files?.length ? { attachments: entry.files.map((f) => f.id) } : {}),
     });
     entry.timer = setTimeout(() => {
       if (entry.state === "sending") this.connection.reconnectNow();

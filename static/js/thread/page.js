@@ -7,6 +7,7 @@ import { fill, idNumber, nameList, readJson } from "../lib/dom.js";
 import { Connection, statusView } from "../live/connection.js";
 import { titleKeeper } from "../live/notify.js";
 import { MessageActions } from "./actions.js";
+import { Attachments, imageViewer } from "./attachments.js";
 import { Composer } from "./composer.js";
 import { MessageList } from "./messages.js";
 import { Outbox } from "./outbox.js";
@@ -66,9 +67,16 @@ export function startThread(section, page) {
     onEdit: (entry) => composer.restore(entry.content, entry.format),
   });
   const form = section.querySelector("[data-composer]");
+  const filesRoot = form.querySelector("[data-files]");
+  const attachments = filesRoot && config.files ? new Attachments({
+    root: filesRoot, form, config: config.files,
+    dropZones: [form, section.querySelector("[data-scroll]")].filter(Boolean),
+  }) : null;
+  if (config.files) imageViewer(section, config.files.strings);
   const composer = new Composer({
+    attachments,
     form, me: page.me, thread, strings, maxLength: config.maxLength,
-    onSend: (content, format) => outbox.add(content, format, replies.take()),
+    onSend: (content, format, files) => outbox.add(content, format, replies.take(), files),
     onTyping: () => connection.send({ action: "typing", thread }),
     onEditLast: () => {
       const last = actions.lastOwn();
