@@ -49,6 +49,18 @@ logger = logging.getLogger(__name__)
 PAGE = 20
 # A change younger than this that a reconciliation finds may have its event still on the way.
 EVENTS_GRACE = timedelta(seconds=15)
+# The suspect key of a change no message id names (a system message: events about members and
+# the topic carry none), cleared by any event for the thread.
+_ANY_CHANGE = "*"
+
+
+def _suspect_key(event: Event) -> str:
+    data = event.data if isinstance(event.data, dict) else {}
+    if event.kind.startswith("message.") and data.get("type") in ("text", "html"):
+        return str(data.get("id"))
+    return _ANY_CHANGE
+
+
 DEEP_SCAN = 200  # newest messages re-read every RELAY_DEEP_SCAN_EVERY (ACS's largest page)
 MAX_PAGES = 40  # pages followed back in one poll when a burst outran the last poll
 
@@ -119,6 +131,8 @@ class ThreadPoller:
         self.hints = 0  # hints received
         self.hint_reads = 0  # rounds that read what a hint announced
         self._last_hint_read: float | None = None
+        # Changes a reconciliation found young (see _may_be_on_its_way): key -> when to judge.
+        self._suspects: dict[str, float] = {}
         self.fallbacks = 0  # times a reconciliation found a change no event announced
         self._last_trusted_check: float | None = None
 
@@ -127,8 +141,11 @@ class ThreadPoller:
 
         With ``RELAY_EVENTS`` on, it also makes the events trusted for this thread."""
         self.hints += 1
+        ids = list(ids)
         self._hinted.update(kinds)
         self._hinted_ids.update(ids)
+        for key in [*ids, _ANY_CHANGE]:
+            self._suspects.pop(key, None)
         if settings.RELAY_EVENTS and not self.trusted:
             self.trust()
         self._wake.set()
@@ -229,6 +246,7 @@ class ThreadPoller:
         ids, self._hinted_ids = self._hinted_ids, set()
         self._wake.clear()
         events = await self._read_hinted(client, hinted, ids) if hinted else []
+        self._judge_suspects()
         if not self.trusted:
             return events + await self._poll_round(client)
         now = self.clock()
@@ -277,25 +295,49 @@ class ThreadPoller:
     async def _trusted_reconcile(self, client: gateway.AsyncChatThread, judge: bool) -> list[Event]:
         """The rare full read while events are trusted: the newest DEEP_SCAN messages, the
         members and the topic. Whatever it publishes, no event announced (what events announce
-        was read when they arrived), so the thread goes back to polling fast, and says why.
+        was read when they arrived), so the thread goes back to polling fast, and says why; a
+        change younger than EVENTS_GRACE is judged when the grace is over, unless its event came.
         Not judged on the first round, which reads what happened before anyone listened."""
         reading = await self._read_state(client)
         events, _seen = await self._read_messages(client, (DEEP_SCAN, None, True))
         events += await self._reconcile(*reading)
         self._last_deep = self._last_edits = self._last_reconciled = self.clock()
-        unannounced = [e for e in events if not self._may_be_on_its_way(e)]
-        if judge and unannounced:
-            self.trusted = False
-            self.fallbacks += 1
-            logger.warning(
-                "relay: %s: reconciliation found %d change(s) no event announced (%s);"
-                " polling it every %.1f s again until events arrive",
-                self.thread_id,
-                len(unannounced),
-                ", ".join(sorted({e.kind for e in unannounced})),
-                settings.RELAY_POLL_INTERVAL,
-            )
+        if not judge:
+            return events
+        unannounced = []
+        for event in events:
+            if self._may_be_on_its_way(event):
+                # Judged when its grace is over, unless its event has come by then.
+                judge_at = self.clock() + EVENTS_GRACE.total_seconds()
+                self._suspects.setdefault(_suspect_key(event), judge_at)
+            else:
+                unannounced.append(event)
+        if unannounced:
+            self._fall_back(len(unannounced), sorted({e.kind for e in unannounced}))
         return events
+
+    def _judge_suspects(self) -> None:
+        """Changes a reconciliation found while their events might still have been on the way:
+        any still unannounced once the grace is over mean events are missing."""
+        now = self.clock()
+        overdue = [key for key, deadline in self._suspects.items() if deadline <= now]
+        if overdue and self.trusted:
+            self._fall_back(len(overdue), ["announced by no event within the grace"])
+        for key in overdue:
+            self._suspects.pop(key, None)
+
+    def _fall_back(self, count: int, kinds: list[str]) -> None:
+        self.trusted = False
+        self.fallbacks += 1
+        self._suspects.clear()
+        logger.warning(
+            "relay: %s: reconciliation found %d change(s) no event announced (%s);"
+            " polling it every %.1f s again until events arrive",
+            self.thread_id,
+            count,
+            ", ".join(kinds),
+            settings.RELAY_POLL_INTERVAL,
+        )
 
     @staticmethod
     def _may_be_on_its_way(event: Event) -> bool:

@@ -299,8 +299,10 @@ async def test_with_the_webhook_down_polling_takes_over_and_nothing_is_lost(
             await subscriptions.add(closed, name=name)
             sent = [(await outside.send_message(f"after {n}")).id for n in range(20)]
             await wait_for(lambda: all(viewer.view.added[i] for i in sent), within=60)
-            # Found by a reconciliation, which put the thread back on fast polls: they notice
-            # an edit now, with no event.
+            # Found by a reconciliation; once the grace for their events is over with none
+            # come, the thread is back on fast polls, which notice an edit with no event.
+            log = site.servers[0].log_text
+            await wait_for(lambda: "no event announced" in log(), within=60)
             await outside.update_message(sent[0], content="edited after")
             await viewer.event("message.edited", lambda d: d["id"] == sent[0])
             await viewer.socket.close()
