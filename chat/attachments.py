@@ -97,10 +97,19 @@ def per_message() -> int:
     return settings.ATTACHMENTS_PER_MESSAGE
 
 
+def size_text(size: int) -> str:
+    """A file size as people write it: "25 MB" rather than Django's "25.0 MB" (the page script
+    writes sizes the same way, so the hint and the errors agree)."""
+    text = str(filesizeformat(size))
+    for whole in (".0\xa0", ",0\xa0", ".0 ", ",0 "):
+        text = text.replace(whole, whole[-1])
+    return text
+
+
 def too_large_message(name: str) -> str:
     return _("“%(name)s” is too large: files can be at most %(max)s.") % {
         "name": name,
-        "max": filesizeformat(max_bytes()),
+        "max": size_text(max_bytes()),
     }
 
 

@@ -8,6 +8,7 @@ allow-list through nh3, a binding of the maintained ammonia sanitiser.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import nh3
@@ -48,7 +49,7 @@ def clean_html(
 ) -> str:
     """Return `html` reduced to the allow-list; scripts, handlers and styles are dropped.
     `attribute_filter(tag, attribute, value)` may drop (None) or change allowed attributes."""
-    return nh3.clean(
+    cleaned = nh3.clean(
         html,
         tags=set(ALLOWED_TAGS),
         attributes=ALLOWED_ATTRIBUTES,
@@ -60,6 +61,14 @@ def clean_html(
         strip_comments=True,
         attribute_filter=attribute_filter,
     )
+    # A list ended with Enter leaves an empty last item in the editor; nobody means to send it.
+    cleaned = _EMPTY_ITEM.sub("", cleaned)
+    return _EMPTY_LIST.sub("", cleaned)
+
+
+# Regular expressions over nh3's own output, which is well-formed and lower-case.
+_EMPTY_ITEM = re.compile(r"<li>(?:\s|<br>|&nbsp;|\u00a0)*</li>")
+_EMPTY_LIST = re.compile(r"<(ul|ol)>\s*</\1>")
 
 
 def text_to_html(text: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from urllib.parse import unquote
 
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
-from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -22,6 +21,7 @@ from chat.attachments import (
     ALLOWED_EXTENSIONS,
     max_bytes,
     per_message,
+    size_text,
     thumbnail_path,
     too_large_message,
 )
@@ -132,7 +132,7 @@ def attachment_context() -> dict[str, object]:
     """What the composer's file field says of the limits."""
     return {
         "attachment_accept": ",".join(f".{e}" for e in ALLOWED_EXTENSIONS),
-        "attachment_max_size": filesizeformat(max_bytes()),
+        "attachment_max_size": size_text(max_bytes()),
         "attachment_max_count": per_message(),
     }
 

@@ -96,6 +96,7 @@ def thread_strings() -> dict[str, str]:
         "code": _("Code"),
         "linkPrompt": _("Link address"),
         "addLink": _("Add link"),
+        "badLink": _("Only web (http, https) and e-mail (mailto) links can be added."),
         "reply": _("Reply"),
         "react": _("React"),
         "cancelReply": _("Cancel the reply"),

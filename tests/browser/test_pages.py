@@ -80,7 +80,7 @@ def test_without_script_the_forms_work_and_dead_ends_are_pages(
         a.locator(".chat-people__row", has_text="Bob").locator("button", has_text="Remove").click()
     response = b.goto(thread_url)
     assert response.status == 404
-    expect(b.locator("h1")).to_have_text("You no longer have access to this conversation")
+    expect(b.locator("h1")).to_have_text("You are not in this conversation")
     expect(b.locator("a", has_text="Back to your conversations")).to_be_visible()
     b.goto(thread_url + "people/")
     expect(b.locator("[data-gone=no-access]")).to_be_visible()

@@ -17,7 +17,14 @@ from azure.communication.chat import ChatClient, CommunicationTokenCredential
 from playwright.sync_api import expect
 
 from livesite import Thread, sqlite_database
-from tests.browser.conftest import DESKTOP, PHONE, axe_violations, screenshot, site_page
+from tests.browser.conftest import (
+    DESKTOP,
+    PHONE,
+    axe_violations,
+    screenshot,
+    site_page,
+    watch_page,
+)
 from tests.live.harness import running_site
 
 pytestmark = [pytest.mark.browser, pytest.mark.own_site]
@@ -142,8 +149,15 @@ def test_rich_text_typing_seen_by_and_what_screen_readers_hear(browser, site, ac
     alice.keyboard.type("two")
     alice.keyboard.press("Control+Enter")
     expect(bob.locator(".msg__body ul li")).to_have_count(2)
-    # A link from the keyboard: a bare address becomes https.
+    # A link from the keyboard: a bare address becomes https; a script link is refused, saying why.
     type_message(alice, "see ")
+    alice.keyboard.press("Control+k")
+    alice.locator(".rich-link input").fill("javascript:alert(1)")
+    alice.keyboard.press("Enter")
+    expect(alice.locator(".rich-link [role=alert]")).to_have_text(
+        "Only web (http, https) and e-mail (mailto) links can be added."
+    )
+    alice.keyboard.press("Escape")
     alice.keyboard.press("Control+k")
     alice.locator(".rich-link input").fill("example.com/docs")
     alice.keyboard.press("Enter")
@@ -367,9 +381,7 @@ def test_removal_and_deletion_reach_open_pages(browser, site):
     expect(carol.locator("[data-people]")).to_have_text("alice")
     # Reloading shows Kwebbel's own page, not a technical one.
     bob.reload()
-    expect(bob.locator("[data-gone=no-access] h1")).to_have_text(
-        "You no longer have access to this conversation"
-    )
+    expect(bob.locator("[data-gone=no-access] h1")).to_have_text("You are not in this conversation")
 
     alice_settings.click("text=Delete conversation")
     with alice_settings.expect_navigation():
@@ -405,4 +417,22 @@ def test_screenshots_and_accessibility_of_a_conversation(browser, site, acs_emul
         screenshot(alice, f"thread-{label}")
         bob.keyboard.press("Control+a")
         bob.keyboard.press("Backspace")
+    clean(alice)
+
+
+def test_signing_out_in_another_tab_leaves_the_page_saying_so_and_sending_nothing(browser, site):
+    seeded, thread = new_thread(site)
+    alice = open_thread(browser, site, seeded.users["alice"], thread)
+    other_tab = watch_page(alice.context.new_page())
+    other_tab.goto(f"{site.servers[0].url}/chat/")
+    other_tab.locator("[data-sign-out] button").click()
+    expect(other_tab.locator("[data-testid=signed-in-as]")).to_have_count(0)
+    note = alice.locator("[data-signed-out]")
+    expect(note).to_be_visible(timeout=CONNECTED)
+    expect(note.get_by_role("link", name="Sign in")).to_be_visible()
+    # The header no longer claims a signed-in user; nothing can be written or attached.
+    expect(alice.locator("[data-testid=signed-in-as]")).to_be_hidden()
+    expect(alice.locator("[data-sign-out]")).to_be_hidden()
+    expect(alice.locator("#composer-box")).to_have_attribute("contenteditable", "false")
+    expect(alice.locator("#composer-files")).to_be_disabled()
     clean(alice)

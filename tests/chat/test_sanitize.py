@@ -51,3 +51,8 @@ def test_text_is_escaped_and_keeps_line_breaks():
 def test_html_with_only_tags_has_no_text():
     assert not html_has_text(clean_html("<p> </p><script>x</script>"))
     assert html_has_text(clean_html("<p>x</p>"))
+
+
+def test_an_empty_last_list_item_and_an_empty_list_are_not_sent():
+    assert clean_html("<ul><li>one</li><li><br></li></ul>") == "<ul><li>one</li></ul>"
+    assert clean_html("<p>x</p><ol><li>&nbsp;</li></ol>") == "<p>x</p>"

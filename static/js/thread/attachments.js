@@ -17,6 +17,7 @@ function sizeText(bytes) {
 
 export class Attachments {
   constructor({ root, form, dropZones, config }) {
+    this.disabled = false;
     this.root = root;
     this.config = config;
     this.strings = config.strings;
@@ -60,6 +61,13 @@ export class Attachments {
     this.hide();
   }
 
+  // Signed out: no more uploads (the picker, drops and pastes all stop).
+  disable() {
+    this.disabled = true;
+    this.input.disabled = true;
+    this.root.querySelector("label, button")?.setAttribute("aria-disabled", "true");
+  }
+
   hide() {
     this.list.hidden = !this.entries.length;
   }
@@ -78,6 +86,7 @@ export class Attachments {
   }
 
   add(files) {
+    if (this.disabled) return;
     for (const file of files) {
       const refused = this.refusal(file);
       const entry = { file, name: file.name || "image.png", state: refused ? "failed" : "uploading", error: refused };

@@ -130,5 +130,6 @@ export class Composer {
     this.disabled = true;
     this.editor.disabled = true;
     this.sendButton.disabled = true;
+    this.attachments?.disable();
   }
 }

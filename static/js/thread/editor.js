@@ -206,13 +206,28 @@ export class RichEditor {
     input.type = "url";
     input.placeholder = "https://";
     input.setAttribute("aria-label", this.strings.linkPrompt);
-    const done = () => { form.remove(); this.linkForm = null; this.box.focus(); };
+    const problem = el("p", "rich-link__error");
+    problem.setAttribute("role", "alert");
+    problem.id = "rich-link-error";
+    input.setAttribute("aria-describedby", problem.id);
+    const done = () => {
+      form.remove();
+      this.linkForm = null;
+      this.box.focus();
+      // Back where the caret was, not at the start of the box.
+      if (range) { const sel = document.getSelection(); sel.removeAllRanges(); sel.addRange(range); }
+    };
     const add = () => {
       const typed = input.value.trim();
       let url = typed;
       // "example.com/page" means https://example.com/page, as in every other editor.
       if (/^[^\s:/@]+\.[^\s:/@]+(\/\S*)?$/.test(url)) url = `https://${url}`;
-      if (!SAFE_URL.test(url)) { input.setAttribute("aria-invalid", "true"); input.focus(); return; }
+      if (!SAFE_URL.test(url)) {
+        input.setAttribute("aria-invalid", "true");
+        problem.textContent = this.strings.badLink;
+        input.focus();
+        return;
+      }
       done();
       const sel = document.getSelection();
       sel.removeAllRanges();
@@ -237,7 +252,7 @@ export class RichEditor {
       if (event.key === "Escape") { event.preventDefault(); done(); }
     });
     form.append(input, button(this.strings.addLink, "chat-button", add),
-      button(this.strings.cancel, "chat-button chat-button--quiet", done));
+      button(this.strings.cancel, "chat-button chat-button--quiet", done), problem);
     this.toolbar.after(form);
     this.linkForm = form;
     input.focus();

@@ -274,6 +274,11 @@ export function startThread(section, page) {
     // Nothing can be sent any more; what waits in the outbox is kept for after signing in.
     composer.disable();
     actions.disable();
+    // The header no longer speaks for a signed-in user: only signing in again is left.
+    for (const item of document.querySelectorAll(".site-me, [data-sign-out], .site-nav a[href$='/password_change/']")) {
+      item.hidden = true;
+    }
+    note.scrollIntoView({ block: "nearest" });
   }
 
   document.addEventListener("visibilitychange", () => {
