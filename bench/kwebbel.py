@@ -16,7 +16,9 @@ aiohttp websockets signed in by session cookie, all on this process's event loop
   quickstart pattern, where each viewer polls ``list_messages`` with its own token every
   ``--interval`` seconds (the relay's poll interval too) and senders send straight to ACS.
   Prints send-to-delivery latency (p50/p95/p99 over every viewer and message), deliveries a
-  second, ACS calls a minute by operation, and Kwebbel/baseline ratios.
+  second, ACS calls a minute by operation, and Kwebbel/baseline ratios. ``--events`` (also for
+  ``hostile``) runs Kwebbel with Event Grid's events on, so its watched threads are polled
+  rarely.
 * ``outside``: the same viewers on Kwebbel, but the senders send straight to ACS with their own
   tokens, so only the relay's poll can notice: time until the viewers have each message,
   against the poll interval.
@@ -733,7 +735,7 @@ def fanout(args: argparse.Namespace, work: Path, *, outside: bool) -> int:
     if outside and getattr(args, "push", False):
         return push_compare(args, work)
     plan = Plan.make(args.viewers, args.threads, args.senders)
-    with _site(args, work) as site:
+    with _site(args, work, push=getattr(args, "events", False)) as site:
         started = time.perf_counter()
         # Hostile neighbours are users of their own, in no thread.
         hostile = [f"hostile{n}" for n in range(getattr(args, "hostile", 0))]
@@ -822,6 +824,12 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("--quick", action="store_true", help="a tiny run to check it works")
         if name == "hostile":
             sub.add_argument("--hostile", type=int, default=3, help="sockets sending bad frames")
+        if name in ("fanout", "hostile"):
+            sub.add_argument(
+                "--events",
+                action="store_true",
+                help="Event Grid's events on (RELAY_EVENTS): watched threads polled rarely",
+            )
         if name == "outside":
             sub.add_argument(
                 "--push",
