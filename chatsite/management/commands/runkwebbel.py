@@ -2,7 +2,8 @@
 
 With the emulator, its chat events are pushed to Kwebbel's webhook (``/events/acs/``): the
 command makes a secret for the run, starts Daphne with ``RELAY_EVENTS`` on and that secret, and
-once Daphne answers subscribes the webhook (``?secret=...`` in its URL) under one name, so each
+once Daphne answers subscribes the webhook (the secret in its ``Kwebbel-Events-Secret``
+delivery header) under one name, so each
 run replaces the last run's subscription. ``--no-events`` keeps polling alone.
 """
 
@@ -18,6 +19,7 @@ import urllib.request
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from chat.actions.events import SECRET_HEADER
 from chatsite.management.commands.create_demo_users import logins_text
 
 # One subscription name for every run: a new run (new secret) updates it.
@@ -131,8 +133,12 @@ class Command(BaseCommand):
         else:
             self.stderr.write("Daphne did not answer: chat events are not subscribed.")
             return
-        webhook = f"{url}events/acs/?secret={secret}"
-        emulator.add_event_subscription(webhook, name=EVENTS_SUBSCRIPTION)
+        # The secret goes in a delivery header, not the URL: Daphne's access log prints URLs.
+        emulator.add_event_subscription(
+            f"{url}events/acs/",
+            name=EVENTS_SUBSCRIPTION,
+            deliveryHeaders={SECRET_HEADER: secret},
+        )
         state = emulator.wait_for_subscription(EVENTS_SUBSCRIPTION)["provisioningState"]
         self.stdout.write(f"Chat events from the emulator go to {url}events/acs/ ({state}).")
 
