@@ -32,6 +32,7 @@ from livesite import (
     postgres_database,
     sqlite_database,
 )
+from tests.fixtures.site import spare_redis_database
 from tests.live.harness import ThreadView, running_site, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.own_site]
@@ -314,16 +315,8 @@ async def test_with_the_webhook_down_polling_takes_over_and_nothing_is_lost(
 @pytest.fixture
 def push_redis(redis_url: str) -> Iterator[str]:
     """The Redis of ``REDIS_URL`` on a database of these tests, empty before and after."""
-    import redis
-
-    url = redis_url.rsplit("/", 1)[0] + "/13" if redis_url.count("/") > 2 else redis_url + "/13"
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    try:
+    with spare_redis_database(redis_url, 13) as url:
         yield url
-    finally:
-        client.flushdb()
-        client.close()
 
 
 @pytest.mark.redis

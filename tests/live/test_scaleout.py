@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ import aiohttp
 import pytest
 
 from livesite import ChatSocket, Thread, postgres_database
+from tests.fixtures.site import spare_redis_database
 from tests.live.harness import running_site, wait_for
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.own_site]
@@ -37,17 +37,8 @@ VIEWERS = 20
 @pytest.fixture
 def shared_redis(redis_url: str) -> Iterator[str]:
     """The Redis of ``REDIS_URL``, on database REDIS_DB, empty before and after the test."""
-    import redis
-
-    parts = urllib.parse.urlsplit(redis_url)
-    url = urllib.parse.urlunsplit(parts._replace(path=f"/{REDIS_DB}"))
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    try:
+    with spare_redis_database(redis_url, REDIS_DB) as url:
         yield url
-    finally:
-        client.flushdb()
-        client.close()
 
 
 def two_processes(
